@@ -1,0 +1,54 @@
+//! Runtime settings of the panel, already validated by the binary's config
+//! layer.
+
+/// How the panel behaves; built by `rampart` from its configuration.
+#[derive(Debug, Clone)]
+pub struct PanelSettings {
+    /// The panel's own origin (`https://panel.example.com`), used by the CSRF
+    /// Origin check and in printed links. When `None`, the origin is taken
+    /// from the request's `Host` with the scheme the panel is served on.
+    pub public_origin: Option<String>,
+    /// Served over TLS (natively or behind a TLS-terminating proxy): cookies
+    /// get `Secure` and the `__Host-` prefix, responses carry HSTS.
+    pub https: bool,
+    pub session_idle_secs: i64,
+    pub session_lifetime_secs: i64,
+    pub setup_token_ttl_secs: i64,
+    /// How many argon2 hashes may run at once.
+    pub hash_concurrency: usize,
+}
+
+impl Default for PanelSettings {
+    fn default() -> Self {
+        PanelSettings {
+            public_origin: None,
+            https: false,
+            session_idle_secs: 30 * 60,
+            session_lifetime_secs: 8 * 60 * 60,
+            setup_token_ttl_secs: 60 * 60,
+            hash_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+        }
+    }
+}
+
+impl PanelSettings {
+    /// Name of the session cookie (`__Host-` prefixed under TLS).
+    pub fn session_cookie(&self) -> &'static str {
+        if self.https {
+            "__Host-rampart_session"
+        } else {
+            "rampart_session"
+        }
+    }
+
+    /// Name of the pre-login CSRF cookie (double-submit for login and setup).
+    pub fn csrf_cookie(&self) -> &'static str {
+        if self.https {
+            "__Host-rampart_csrf"
+        } else {
+            "rampart_csrf"
+        }
+    }
+}

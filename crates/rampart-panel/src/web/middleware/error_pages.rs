@@ -1,0 +1,43 @@
+//! Generic error pages (SPEC R111): any error response that a handler did
+//! not render itself (router 404/405, extractor rejections, CSRF refusals,
+//! internal errors) is replaced by one page per status that says nothing
+//! about internals and shows the request id to quote to an admin.
+
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::request_context::RequestId;
+use crate::web::ui::pages::{ErrorPage, Rendered, render};
+
+pub async fn error_pages(req: Request, next: Next) -> Response {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || res.extensions().get::<Rendered>().is_some()
+    {
+        return res;
+    }
+    let (parts, _body) = res.into_parts();
+    let mut page = render(status, &ErrorPage::for_status(status, request_id));
+    // Keep headers that carry meaning for the client (`Allow` on 405,
+    // `Retry-After` on 429), never the original body.
+    for keep in [axum::http::header::ALLOW, axum::http::header::RETRY_AFTER] {
+        if let Some(v) = parts.headers.get(&keep) {
+            page.headers_mut().insert(keep, v.clone());
+        }
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        if let Some(v) = parts.headers.get(axum::http::header::WWW_AUTHENTICATE) {
+            page.headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, v.clone());
+        }
+    }
+    page
+}

@@ -1,0 +1,43 @@
+//! A random id per request (shown on error pages, sent as `X-Request-Id`),
+//! a tracing span carrying it, and one access-log line per request. The log
+//! line has the path only: query strings (setup tokens) never reach the log.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use crate::Services;
+
+/// The id of the request being served.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub async fn request_context(
+    State(services): State<Arc<Services>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let mut bytes = [0u8; 8];
+    services.rng.fill(&mut bytes);
+    let id = hex::encode(bytes);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let span = tracing::info_span!("request", id = %id);
+    let started = std::time::Instant::now();
+    let mut res = next.run(req).instrument(span.clone()).await;
+    let status = res.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        tracing::info!(%method, path = %path, status, ms = format!("{ms:.1}"), "served");
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), v);
+    }
+    res
+}

@@ -1,0 +1,106 @@
+//! Command-line interface. Every option also reads a `RAMPART_*` variable;
+//! a flag beats the variable, which beats the TOML file, which beats the
+//! built-in default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rampart",
+    version,
+    about = "Rampart: a secure, self-hosted control panel for servers in isolated containers",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct GlobalArgs {
+    /// TOML configuration file (unknown keys are an error).
+    #[arg(long, global = true, env = "RAMPART_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Directory for the embedded SQLite store and other state [default: ./rampart-data].
+    #[arg(long, global = true, env = "RAMPART_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Address the panel listens on [default: 127.0.0.1:8080].
+    #[arg(long, global = true, env = "RAMPART_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+
+    /// PostgreSQL URL (postgres://…) instead of the embedded SQLite store.
+    #[arg(
+        long,
+        global = true,
+        env = "RAMPART_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL",
+        conflicts_with = "database_url_file"
+    )]
+    pub database_url: Option<String>,
+
+    /// File holding the database URL (e.g. a secret under /run/secrets).
+    #[arg(
+        long,
+        global = true,
+        env = "RAMPART_DATABASE_URL_FILE",
+        value_name = "FILE"
+    )]
+    pub database_url_file: Option<PathBuf>,
+
+    /// The panel's public origin, e.g. https://panel.example.com (required with --behind-proxy).
+    #[arg(long, global = true, env = "RAMPART_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// Serve plain HTTP to a TLS-terminating reverse proxy (allows a non-loopback --listen).
+    #[arg(long, global = true, env = "RAMPART_BEHIND_PROXY")]
+    pub behind_proxy: bool,
+
+    /// Log format on stderr [default: text].
+    #[arg(long, global = true, env = "RAMPART_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start Rampart on this machine: the panel with its embedded store, printing a one-time setup link while no admin exists.
+    Up,
+    /// Run the panel role only.
+    Panel,
+    /// Break-glass administration directly on the store.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user (an admin closes first-admin setup). Prints the user as JSON.
+    CreateUser(CreateUserArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUserArgs {
+    #[arg(long)]
+    pub username: String,
+    /// admin, operator, developer or viewer.
+    #[arg(long)]
+    pub role: String,
+    /// File holding the password ("-" reads standard input); one trailing newline is dropped.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: PathBuf,
+}

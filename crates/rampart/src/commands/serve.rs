@@ -1,0 +1,107 @@
+//! `rampart up` and `rampart panel`: open the store, print the setup link
+//! while no admin exists, serve until SIGINT/SIGTERM.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rampart_core::{OsRandom, SystemClock};
+use rampart_panel::store::Store;
+use rampart_panel::{PanelSettings, Services};
+use secrecy::ExposeSecret;
+
+use crate::config::Config;
+
+/// How often expired sessions are purged from the store.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = match &config.database_url {
+        Some(url) => Store::connect(url.expose_secret())
+            .await
+            .context("cannot open the database given by --database-url")?,
+        None => Store::open_sqlite_in(&config.data_dir)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the SQLite store in {}",
+                    config.data_dir.display()
+                )
+            })?,
+    };
+    Ok(store)
+}
+
+pub fn services(config: &Config, store: Store) -> anyhow::Result<Arc<Services>> {
+    let settings = PanelSettings {
+        public_origin: config.public_url.clone(),
+        https: config.https(),
+        session_idle_secs: config.session_idle_secs,
+        session_lifetime_secs: config.session_lifetime_secs,
+        ..PanelSettings::default()
+    };
+    let services = Services::new(store, Arc::new(SystemClock), Arc::new(OsRandom), settings)
+        .context("cannot initialise the panel")?;
+    Ok(Arc::new(services))
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    config.check_listen_policy()?;
+    let store = open_store(&config).await?;
+    let services = services(&config, store)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local = listener.local_addr().context("listener address")?;
+    let origin = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+    tracing::info!(listen = %local, backend = ?services.store.backend(), "panel listening");
+
+    if let Some(token) = services.issue_setup_token().await? {
+        // The one place the token is shown: stdout, not the log.
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "Setup URL: {origin}/setup?token={}", token.expose())?;
+        out.flush()?;
+        tracing::info!("no administrator yet: open the setup URL printed on standard output");
+    }
+
+    let purger = services.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PURGE_EVERY);
+        loop {
+            tick.tick().await;
+            let now = purger.clock.now();
+            if let Err(e) = purger.store.purge_expired_sessions(now).await {
+                tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+        }
+    });
+
+    rampart_panel::web::serve(listener, services, shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("panel stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
