@@ -1,6 +1,6 @@
 //! Generic error pages (SPEC R111): any error response that a handler did
 //! not render itself (router 404/405, extractor rejections, CSRF refusals,
-//! internal errors) is replaced by one page per status that says nothing
+//! internal errors) and is not JSON of ours is replaced by one page per status that says nothing
 //! about internals and shows the request id to quote to an admin.
 
 use axum::extract::Request;
@@ -19,7 +19,14 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
         .unwrap_or_default();
     let res = next.run(req).await;
     let status = res.status();
+    let is_json = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    // Pages we rendered and JSON we produced (health, API errors) are
+    // already what the client should see.
     if !(status.is_client_error() || status.is_server_error())
+        || is_json
         || res.extensions().get::<Rendered>().is_some()
     {
         return res;

@@ -61,6 +61,8 @@ async fn login_page(
 pub struct LoginForm {
     username: String,
     password: String,
+    /// Missing counts as wrong (403), not as a malformed form.
+    #[serde(default)]
     csrf_token: String,
 }
 
@@ -125,6 +127,8 @@ pub async fn submit(
 
 #[derive(Deserialize)]
 pub struct LogoutForm {
+    /// Missing counts as wrong (403), not as a malformed form.
+    #[serde(default)]
     csrf_token: String,
 }
 

@@ -27,6 +27,8 @@ pub struct SetupForm {
     password: String,
     /// Sent by the browser form; scripts may omit it.
     password_confirm: Option<String>,
+    /// Missing counts as wrong (403), not as a malformed form.
+    #[serde(default)]
     csrf_token: String,
 }
 

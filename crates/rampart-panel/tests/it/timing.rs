@@ -1,0 +1,41 @@
+//! A login for a missing user costs the same as for a real one (within 20 %).
+
+use std::time::{Duration, Instant};
+
+use rampart_testkit::{GOOD_PASSWORD, spawn_panel};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::test]
+async fn missing_user_login_costs_the_same_as_real_user() {
+    let panel = spawn_panel().await;
+    panel.create_admin(&panel.client(), "ada", GOOD_PASSWORD).await;
+    let browser = panel.client();
+    let csrf = browser.get("/login").await.csrf_token().unwrap();
+    let attempt = |user: &'static str| {
+        let (b, c) = (&browser, csrf.clone());
+        async move {
+            let t = Instant::now();
+            let res = b
+                .post_form("/login", &[("username", user), ("password", "wrong password, long enough"), ("csrf_token", &c)])
+                .await;
+            assert_eq!(res.status, 401);
+            t.elapsed()
+        }
+    };
+    // Warm up, then interleave so drift on a noisy machine hits both sides.
+    attempt("ada").await;
+    attempt("ghost").await;
+    let (mut real, mut missing) = (Vec::new(), Vec::new());
+    for _ in 0..15 {
+        real.push(attempt("ada").await);
+        missing.push(attempt("ghost").await);
+    }
+    let (r, m) = (median(real), median(missing));
+    let ratio = m.as_secs_f64() / r.as_secs_f64();
+    eprintln!("login timing: real user {r:?}, missing user {m:?}, ratio {ratio:.3}");
+    assert!((0.8..=1.2).contains(&ratio), "real {r:?} vs missing {m:?} (ratio {ratio:.3})");
+}

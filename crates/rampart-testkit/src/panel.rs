@@ -1,0 +1,119 @@
+//! A real panel, in process, on an ephemeral loopback port.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use rampart_core::{ManualClock, OsRandom, UnixTime};
+use rampart_panel::store::Store;
+use rampart_panel::{PanelSettings, Services};
+use tokio::sync::oneshot;
+
+use crate::client::TestClient;
+
+/// 2027-01-15T08:00:00Z: where every test panel's clock starts.
+pub const START: UnixTime = UnixTime(1_800_000_000);
+
+pub struct TestPanel {
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub clock: ManualClock,
+    pub services: Arc<Services>,
+    /// The setup token issued at start (while no admin exists).
+    pub setup_token: Option<String>,
+    shutdown: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestPanel {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A panel with default settings.
+pub async fn spawn_panel() -> TestPanel {
+    spawn_panel_with(PanelSettings::default()).await
+}
+
+/// A panel with `settings`, on SQLite in a fresh temp dir.
+pub async fn spawn_panel_with(settings: PanelSettings) -> TestPanel {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open_sqlite_in(dir.path()).await.expect("open store");
+    let clock = ManualClock::new(START);
+    let services = Arc::new(
+        Services::new(store, Arc::new(clock.clone()), Arc::new(OsRandom), settings)
+            .expect("services"),
+    );
+    let setup_token = services
+        .issue_setup_token()
+        .await
+        .expect("setup token")
+        .map(|t| t.expose().to_owned());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    let serving = services.clone();
+    tokio::spawn(async move {
+        let _ = rampart_panel::web::serve(listener, serving, async {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    TestPanel {
+        addr,
+        url: format!("http://{addr}"),
+        clock,
+        services,
+        setup_token,
+        shutdown: Some(tx),
+        _dir: dir,
+    }
+}
+
+impl TestPanel {
+    /// A fresh client (empty cookie jar) for this panel.
+    pub fn client(&self) -> TestClient {
+        TestClient::new(&self.url)
+    }
+
+    /// The setup link path with the issued token.
+    pub fn setup_path(&self) -> String {
+        format!(
+            "/setup?token={}",
+            self.setup_token.as_deref().expect("no setup token was issued")
+        )
+    }
+
+    /// Creates the first admin through the setup form; `client` ends up
+    /// signed in as that admin.
+    pub async fn create_admin(&self, client: &TestClient, username: &str, password: &str) {
+        let page = client.get(&self.setup_path()).await;
+        assert_eq!(page.status, 200, "setup page: {}", page.body);
+        let csrf = page.csrf_token().expect("csrf token on setup page");
+        let done = client
+            .post_form(
+                &self.setup_path(),
+                &[("username", username), ("password", password), ("csrf_token", &csrf)],
+            )
+            .await;
+        assert_eq!(done.status, 303, "setup submit: {}", done.body);
+        assert_eq!(done.location(), Some("/"));
+    }
+
+    /// Signs `client` in; returns the response to the login post.
+    pub async fn login(&self, client: &TestClient, username: &str, password: &str) -> crate::TestResponse {
+        let page = client.get("/login").await;
+        let csrf = page.csrf_token().expect("csrf token on login page");
+        client
+            .post_form(
+                "/login",
+                &[("username", username), ("password", password), ("csrf_token", &csrf)],
+            )
+            .await
+    }
+}
