@@ -79,7 +79,9 @@ impl Binary {
 
     /// Waits for the process to exit (up to `timeout`); its exit code.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let status = tokio::time::timeout(timeout, self.child.wait()).await.ok()?;
+        let status = tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .ok()?;
         // Give the readers a moment to drain the pipes.
         tokio::time::sleep(Duration::from_millis(50)).await;
         status.ok().and_then(|s| s.code())

@@ -155,7 +155,8 @@ impl TestClient {
     /// Posts a form with `Origin` set to the panel, as a browser would.
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
         let origin = self.base.clone();
-        self.post_form_with(path, fields, &[("origin", &origin)]).await
+        self.post_form_with(path, fields, &[("origin", &origin)])
+            .await
     }
 
     /// Posts a form with exactly the extra `headers` given.

@@ -41,6 +41,8 @@ pub fn skip_or_fail(require_var: &str, what: &str) -> bool {
     if required(require_var) {
         panic!("{what} is not available but {require_var}=1 requires it");
     }
-    eprintln!("\n*** SKIPPED: {what} is not available (set {require_var}=1 to make this a failure) ***\n");
+    eprintln!(
+        "\n*** SKIPPED: {what} is not available (set {require_var}=1 to make this a failure) ***\n"
+    );
     true
 }

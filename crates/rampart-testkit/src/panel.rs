@@ -85,7 +85,9 @@ impl TestPanel {
     pub fn setup_path(&self) -> String {
         format!(
             "/setup?token={}",
-            self.setup_token.as_deref().expect("no setup token was issued")
+            self.setup_token
+                .as_deref()
+                .expect("no setup token was issued")
         )
     }
 
@@ -98,7 +100,11 @@ impl TestPanel {
         let done = client
             .post_form(
                 &self.setup_path(),
-                &[("username", username), ("password", password), ("csrf_token", &csrf)],
+                &[
+                    ("username", username),
+                    ("password", password),
+                    ("csrf_token", &csrf),
+                ],
             )
             .await;
         assert_eq!(done.status, 303, "setup submit: {}", done.body);
@@ -106,13 +112,22 @@ impl TestPanel {
     }
 
     /// Signs `client` in; returns the response to the login post.
-    pub async fn login(&self, client: &TestClient, username: &str, password: &str) -> crate::TestResponse {
+    pub async fn login(
+        &self,
+        client: &TestClient,
+        username: &str,
+        password: &str,
+    ) -> crate::TestResponse {
         let page = client.get("/login").await;
         let csrf = page.csrf_token().expect("csrf token on login page");
         client
             .post_form(
                 "/login",
-                &[("username", username), ("password", password), ("csrf_token", &csrf)],
+                &[
+                    ("username", username),
+                    ("password", password),
+                    ("csrf_token", &csrf),
+                ],
             )
             .await
     }

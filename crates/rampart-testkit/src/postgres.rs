@@ -53,7 +53,10 @@ pub async fn fresh_postgres_database() -> Option<(String, String)> {
     OsRandom.fill(&mut suffix);
     let name = format!(
         "rampart_test_{}",
-        suffix.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        suffix
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     );
     // The name is ours (hex), not user input.
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
@@ -67,7 +70,9 @@ pub async fn fresh_postgres_database() -> Option<(String, String)> {
 /// A fresh store on SQLite and, when reachable, on PostgreSQL.
 pub async fn stores() -> TestStores {
     let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = Store::open_sqlite_in(dir.path()).await.expect("sqlite store");
+    let sqlite = Store::open_sqlite_in(dir.path())
+        .await
+        .expect("sqlite store");
     let mut all = vec![("sqlite", sqlite)];
     let mut pg_databases = Vec::new();
     if let Some((name, url)) = fresh_postgres_database().await {

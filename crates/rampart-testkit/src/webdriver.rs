@@ -27,7 +27,10 @@ fn find_driver() -> Option<String> {
 /// Starts chromedriver and a headless Chromium session, or `None` (skip).
 pub async fn start_browser() -> Option<Browser> {
     let Some(driver) = find_driver() else {
-        crate::skip_or_fail("RAMPART_REQUIRE_BROWSER", "chromedriver (Debian: chromium-driver)");
+        crate::skip_or_fail(
+            "RAMPART_REQUIRE_BROWSER",
+            "chromedriver (Debian: chromium-driver)",
+        );
         return None;
     };
     let port = {
@@ -88,7 +91,10 @@ impl WebDriverCompatibleCommand for GetLog {
     }
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(json!({"type": "browser"}).to_string()))
+        (
+            http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
     }
 }
 

@@ -13,17 +13,32 @@ async fn css_and_js_are_served_with_cache_headers() {
     let css = client.get(css_path).await;
     assert_eq!(css.status, 200);
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
-    assert_eq!(css.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    assert_eq!(
+        css.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
     assert!(css.body.contains("--accent"));
 
     let js = client.get("/static/app.js").await;
     assert_eq!(js.status, 200);
-    assert_eq!(js.header("content-type"), Some("text/javascript; charset=utf-8"));
-    assert_eq!(js.header("cache-control"), Some("no-cache"), "unversioned URL must revalidate");
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(
+        js.header("cache-control"),
+        Some("no-cache"),
+        "unversioned URL must revalidate"
+    );
 
     let etag = js.header("etag").unwrap().to_owned();
     let again = client
-        .request(reqwest::Method::GET, "/static/app.js", &[("if-none-match", &etag)], None)
+        .request(
+            reqwest::Method::GET,
+            "/static/app.js",
+            &[("if-none-match", &etag)],
+            None,
+        )
         .await;
     assert_eq!(again.status, 304);
 
@@ -37,7 +52,13 @@ async fn pages_have_no_inline_script_or_style() {
     let client = panel.client();
     for path in ["/login", &panel.setup_path(), "/missing"] {
         let body = client.get(path).await.body;
-        assert!(!body.contains("<script>") && !body.contains(" onclick") && !body.contains("style="), "{path}");
-        assert!(body.contains("name=\"viewport\""), "{path}: mobile viewport");
+        assert!(
+            !body.contains("<script>") && !body.contains(" onclick") && !body.contains("style="),
+            "{path}"
+        );
+        assert!(
+            body.contains("name=\"viewport\""),
+            "{path}: mobile viewport"
+        );
     }
 }

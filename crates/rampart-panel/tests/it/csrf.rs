@@ -18,7 +18,13 @@ async fn still_signed_in(browser: &TestClient) -> bool {
 async fn logout_without_token_is_refused() {
     let (_panel, browser, _csrf) = signed_in().await;
     assert_eq!(browser.post_form("/logout", &[]).await.status, 403);
-    assert_eq!(browser.post_form("/logout", &[("csrf_token", "")]).await.status, 403);
+    assert_eq!(
+        browser
+            .post_form("/logout", &[("csrf_token", "")])
+            .await
+            .status,
+        403
+    );
     assert!(still_signed_in(&browser).await, "nothing changed");
 }
 
@@ -31,7 +37,13 @@ async fn logout_with_wrong_token_is_refused() {
     let other_csrf = other.get("/").await.csrf_token().unwrap();
     assert_ne!(csrf, other_csrf);
     for bad in [other_csrf.as_str(), &csrf[..63], "x"] {
-        assert_eq!(browser.post_form("/logout", &[("csrf_token", bad)]).await.status, 403);
+        assert_eq!(
+            browser
+                .post_form("/logout", &[("csrf_token", bad)])
+                .await
+                .status,
+            403
+        );
     }
     assert!(still_signed_in(&browser).await);
 }
@@ -57,7 +69,9 @@ async fn foreign_or_missing_origin_is_refused_even_with_the_right_token() {
     assert!(still_signed_in(&browser).await);
     // A same-origin Referer without Origin is accepted.
     let referer = format!("{}/", panel.url);
-    let res = browser.post_form_with("/logout", &fields, &[("referer", &referer)]).await;
+    let res = browser
+        .post_form_with("/logout", &fields, &[("referer", &referer)])
+        .await;
     assert_eq!(res.status, 303);
     assert!(!still_signed_in(&browser).await);
 }
@@ -65,13 +79,21 @@ async fn foreign_or_missing_origin_is_refused_even_with_the_right_token() {
 #[tokio::test]
 async fn login_form_needs_its_cookie_token() {
     let panel = spawn_panel().await;
-    panel.create_admin(&panel.client(), "ada", GOOD_PASSWORD).await;
+    panel
+        .create_admin(&panel.client(), "ada", GOOD_PASSWORD)
+        .await;
     let browser = panel.client();
     let csrf = browser.get("/login").await.csrf_token().unwrap();
-    let creds = |t: &str| vec![("username", "ada"), ("password", GOOD_PASSWORD), ("csrf_token", t)]
+    let creds = |t: &str| {
+        vec![
+            ("username", "ada"),
+            ("password", GOOD_PASSWORD),
+            ("csrf_token", t),
+        ]
         .into_iter()
         .map(|(a, b)| (a, b.to_owned()))
-        .collect::<Vec<_>>();
+        .collect::<Vec<_>>()
+    };
     let post = |fields: Vec<(&'static str, String)>| {
         let b = &browser;
         async move {
@@ -88,7 +110,15 @@ async fn login_form_needs_its_cookie_token() {
     assert!(browser.cookie("rampart_session").is_none());
     browser.set_cookie("rampart_csrf", &cookie);
     let foreign = browser
-        .post_form_with("/login", &[("username", "ada"), ("password", GOOD_PASSWORD), ("csrf_token", &csrf)], &[("origin", "https://evil.example")])
+        .post_form_with(
+            "/login",
+            &[
+                ("username", "ada"),
+                ("password", GOOD_PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+            &[("origin", "https://evil.example")],
+        )
         .await;
     assert_eq!(foreign.status, 403);
     assert!(browser.cookie("rampart_session").is_none());
@@ -101,16 +131,26 @@ async fn setup_form_needs_token_and_origin() {
     let browser = panel.client();
     let csrf = browser.get(&panel.setup_path()).await.csrf_token().unwrap();
     let no_token = browser
-        .post_form(&panel.setup_path(), &[("username", "ada"), ("password", GOOD_PASSWORD)])
+        .post_form(
+            &panel.setup_path(),
+            &[("username", "ada"), ("password", GOOD_PASSWORD)],
+        )
         .await;
     assert_eq!(no_token.status, 403);
     let foreign = browser
         .post_form_with(
             &panel.setup_path(),
-            &[("username", "ada"), ("password", GOOD_PASSWORD), ("csrf_token", &csrf)],
+            &[
+                ("username", "ada"),
+                ("password", GOOD_PASSWORD),
+                ("csrf_token", &csrf),
+            ],
             &[("origin", "https://evil.example")],
         )
         .await;
     assert_eq!(foreign.status, 403);
-    assert!(!panel.services.store.admin_exists().await.unwrap(), "nothing changed");
+    assert!(
+        !panel.services.store.admin_exists().await.unwrap(),
+        "nothing changed"
+    );
 }

@@ -1,7 +1,9 @@
 //! Security headers on every response (SPEC R110) and generic error pages
 //! (SPEC R111), including a real internal error.
 
-use rampart_panel::web::middleware::security_headers::{CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY};
+use rampart_panel::web::middleware::security_headers::{
+    CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY,
+};
 use rampart_testkit::{GOOD_PASSWORD, TestResponse, spawn_panel};
 use reqwest::Method;
 
@@ -16,22 +18,50 @@ fn assert_security_headers(res: &TestResponse, what: &str) {
     for (name, value) in expect {
         assert_eq!(res.header(name), Some(value), "{what}: {name}");
     }
-    assert!(PERMISSIONS_POLICY.contains("camera=()") && PERMISSIONS_POLICY.contains("microphone=()"));
-    assert!(CONTENT_SECURITY_POLICY.contains("script-src 'self';") && !CONTENT_SECURITY_POLICY.contains("unsafe"));
+    assert!(
+        PERMISSIONS_POLICY.contains("camera=()") && PERMISSIONS_POLICY.contains("microphone=()")
+    );
+    assert!(
+        CONTENT_SECURITY_POLICY.contains("script-src 'self';")
+            && !CONTENT_SECURITY_POLICY.contains("unsafe")
+    );
     assert!(res.header("server").is_none(), "{what}: no Server banner");
-    assert!(res.header("strict-transport-security").is_none(), "{what}: no HSTS over plain HTTP");
-    assert!(res.header("x-request-id").is_some_and(|v| v.len() == 16), "{what}: request id");
+    assert!(
+        res.header("strict-transport-security").is_none(),
+        "{what}: no HSTS over plain HTTP"
+    );
+    assert!(
+        res.header("x-request-id").is_some_and(|v| v.len() == 16),
+        "{what}: request id"
+    );
 }
 
 /// A generic error page: our layout, the status, the request id, nothing internal.
 fn assert_generic_page(res: &TestResponse, status: u16) {
     assert_eq!(res.status, status);
     assert_eq!(res.header("content-type"), Some("text/html; charset=utf-8"));
-    assert!(res.body.contains(&format!("<p class=\"status-code\">{status}</p>")), "{}", res.body);
+    assert!(
+        res.body
+            .contains(&format!("<p class=\"status-code\">{status}</p>")),
+        "{}",
+        res.body
+    );
     let id = res.header("x-request-id").unwrap();
     assert!(res.body.contains(id), "page shows the request id");
-    for leak in ["sqlx", "sqlite", "database", "pool", "panicked", "rampart_panel", "src/", "Error {"] {
-        assert!(!res.body.to_lowercase().contains(&leak.to_lowercase()), "page leaks {leak:?}");
+    for leak in [
+        "sqlx",
+        "sqlite",
+        "database",
+        "pool",
+        "panicked",
+        "rampart_panel",
+        "src/",
+        "Error {",
+    ] {
+        assert!(
+            !res.body.to_lowercase().contains(&leak.to_lowercase()),
+            "page leaks {leak:?}"
+        );
     }
 }
 
@@ -48,10 +78,16 @@ async fn headers_on_a_200_a_404_a_405_and_static_files() {
     assert_security_headers(&missing, "404");
     assert_generic_page(&missing, 404);
 
-    let wrong_method = client.request(Method::PUT, "/login", &[("origin", &panel.url)], None).await;
+    let wrong_method = client
+        .request(Method::PUT, "/login", &[("origin", &panel.url)], None)
+        .await;
     assert_security_headers(&wrong_method, "405");
     assert_generic_page(&wrong_method, 405);
-    assert!(wrong_method.header("allow").is_some_and(|a| a.contains("POST")));
+    assert!(
+        wrong_method
+            .header("allow")
+            .is_some_and(|a| a.contains("POST"))
+    );
 
     let health = client.get("/health").await;
     assert_security_headers(&health, "health");
@@ -73,7 +109,11 @@ async fn a_real_internal_error_is_a_generic_500_with_headers_and_ready_says_503(
     let ready = browser.get("/ready").await;
     assert_eq!(ready.status, 503);
     assert_eq!(ready.body, r#"{"status":"unavailable"}"#);
-    assert_eq!(browser.get("/health").await.body, r#"{"status":"ok"}"#, "liveness is not readiness");
+    assert_eq!(
+        browser.get("/health").await.body,
+        r#"{"status":"ok"}"#,
+        "liveness is not readiness"
+    );
 }
 
 #[tokio::test]
@@ -83,14 +123,22 @@ async fn malformed_form_is_a_generic_4xx() {
     client.get("/login").await;
     let origin = panel.url.clone();
     let res = client
-        .request(Method::POST, "/login", &[("origin", &origin), ("content-type", "application/json")], Some("{}".into()))
+        .request(
+            Method::POST,
+            "/login",
+            &[("origin", &origin), ("content-type", "application/json")],
+            Some("{}".into()),
+        )
         .await;
     assert_generic_page(&res, 415);
     let res = client
         .request(
             Method::POST,
             "/login",
-            &[("origin", &origin), ("content-type", "application/x-www-form-urlencoded")],
+            &[
+                ("origin", &origin),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
             Some("password=x".into()),
         )
         .await;
@@ -107,7 +155,10 @@ async fn oversized_body_is_refused() {
         .request(
             Method::POST,
             "/login",
-            &[("origin", &panel.url), ("content-type", "application/x-www-form-urlencoded")],
+            &[
+                ("origin", &panel.url),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
             Some(body),
         )
         .await;

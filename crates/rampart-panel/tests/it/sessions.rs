@@ -8,16 +8,33 @@ async fn idle_session_expires_after_thirty_minutes() {
     let browser = panel.client();
     panel.create_admin(&browser, "ada", GOOD_PASSWORD).await;
     panel.clock.advance(29 * 60);
-    assert_eq!(browser.get("/").await.status, 200, "29 idle minutes: still signed in");
+    assert_eq!(
+        browser.get("/").await.status,
+        200,
+        "29 idle minutes: still signed in"
+    );
     panel.clock.advance(29 * 60);
-    assert_eq!(browser.get("/").await.status, 200, "activity reset the idle timer");
+    assert_eq!(
+        browser.get("/").await.status,
+        200,
+        "activity reset the idle timer"
+    );
     panel.clock.advance(30 * 60);
     let res = browser.get("/").await;
     assert_eq!(res.status, 303);
     assert_eq!(res.location(), Some("/login"));
     // The expired row was removed, not just ignored.
-    let raw = rampart_core::SecretToken::parse(&browser.cookie("rampart_session").unwrap()).unwrap();
-    assert!(panel.services.store.find_session(&raw.hash()).await.unwrap().is_none());
+    let raw =
+        rampart_core::SecretToken::parse(&browser.cookie("rampart_session").unwrap()).unwrap();
+    assert!(
+        panel
+            .services
+            .store
+            .find_session(&raw.hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]

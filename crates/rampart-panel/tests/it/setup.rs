@@ -29,17 +29,44 @@ async fn setup_token_is_single_use() {
     let (c1, c2) = (page1.csrf_token().unwrap(), page2.csrf_token().unwrap());
     let path = panel.setup_path();
     // Both submit at once; exactly one may win.
-    let f1 = [("username", "ada"), ("password", GOOD_PASSWORD), ("csrf_token", c1.as_str())];
-    let f2 = [("username", "mallory"), ("password", GOOD_PASSWORD), ("csrf_token", c2.as_str())];
+    let f1 = [
+        ("username", "ada"),
+        ("password", GOOD_PASSWORD),
+        ("csrf_token", c1.as_str()),
+    ];
+    let f2 = [
+        ("username", "mallory"),
+        ("password", GOOD_PASSWORD),
+        ("csrf_token", c2.as_str()),
+    ];
     let (a, b) = tokio::join!(first.post_form(&path, &f1), second.post_form(&path, &f2));
     let mut statuses = [a.status, b.status];
     statuses.sort();
-    assert_eq!(statuses[0], 303, "one setup succeeds: {} / {}", a.body, b.body);
-    assert!(statuses[1] == 404 || statuses[1] == 403, "the other is refused: {statuses:?}");
+    assert_eq!(
+        statuses[0], 303,
+        "one setup succeeds: {} / {}",
+        a.body, b.body
+    );
+    assert!(
+        statuses[1] == 404 || statuses[1] == 403,
+        "the other is refused: {statuses:?}"
+    );
     let winner = if a.status == 303 { "ada" } else { "mallory" };
     let loser = if winner == "ada" { "mallory" } else { "ada" };
-    assert_eq!(panel.login(&panel.client(), winner, GOOD_PASSWORD).await.status, 303);
-    assert_eq!(panel.login(&panel.client(), loser, GOOD_PASSWORD).await.status, 401);
+    assert_eq!(
+        panel
+            .login(&panel.client(), winner, GOOD_PASSWORD)
+            .await
+            .status,
+        303
+    );
+    assert_eq!(
+        panel
+            .login(&panel.client(), loser, GOOD_PASSWORD)
+            .await
+            .status,
+        401
+    );
 }
 
 #[tokio::test]
@@ -55,11 +82,25 @@ async fn setup_token_expires_after_one_hour() {
     assert_eq!(late.status, 403);
     assert!(late.body.contains("expired"));
     let post = browser
-        .post_form(&panel.setup_path(), &[("username", "ada"), ("password", GOOD_PASSWORD), ("csrf_token", &csrf)])
+        .post_form(
+            &panel.setup_path(),
+            &[
+                ("username", "ada"),
+                ("password", GOOD_PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
         .await;
     assert_eq!(post.status, 403);
     assert!(browser.cookie("rampart_session").is_none());
-    assert_eq!(panel.login(&panel.client(), "ada", GOOD_PASSWORD).await.status, 401, "nothing was created");
+    assert_eq!(
+        panel
+            .login(&panel.client(), "ada", GOOD_PASSWORD)
+            .await
+            .status,
+        401,
+        "nothing was created"
+    );
     assert!(!panel.services.store.admin_exists().await.unwrap());
 }
 
@@ -84,7 +125,11 @@ async fn wrong_or_missing_token_is_refused() {
     let post = browser
         .post_form(
             &format!("/setup?token={flipped}"),
-            &[("username", "ada"), ("password", GOOD_PASSWORD), ("csrf_token", &csrf)],
+            &[
+                ("username", "ada"),
+                ("password", GOOD_PASSWORD),
+                ("csrf_token", &csrf),
+            ],
         )
         .await;
     assert_eq!(post.status, 403);
@@ -102,10 +147,20 @@ async fn bad_username_or_password_is_a_400_that_keeps_the_token() {
         ("ada", "ada-is-my-password", "username"),
     ] {
         let res = browser
-            .post_form(&panel.setup_path(), &[("username", user), ("password", pass), ("csrf_token", &csrf)])
+            .post_form(
+                &panel.setup_path(),
+                &[
+                    ("username", user),
+                    ("password", pass),
+                    ("csrf_token", &csrf),
+                ],
+            )
             .await;
         assert_eq!(res.status, 400, "{user}/{pass}");
-        assert!(res.body.contains(hint), "{user}/{pass}: message names the problem");
+        assert!(
+            res.body.contains(hint),
+            "{user}/{pass}: message names the problem"
+        );
         if pass != GOOD_PASSWORD {
             assert!(!res.body.contains(pass), "password not echoed");
         }
@@ -113,7 +168,12 @@ async fn bad_username_or_password_is_a_400_that_keeps_the_token() {
     let mismatch = browser
         .post_form(
             &panel.setup_path(),
-            &[("username", "ada"), ("password", GOOD_PASSWORD), ("password_confirm", "something else entirely"), ("csrf_token", &csrf)],
+            &[
+                ("username", "ada"),
+                ("password", GOOD_PASSWORD),
+                ("password_confirm", "something else entirely"),
+                ("csrf_token", &csrf),
+            ],
         )
         .await;
     assert_eq!(mismatch.status, 400);
@@ -125,12 +185,28 @@ async fn bad_username_or_password_is_a_400_that_keeps_the_token() {
 #[tokio::test]
 async fn there_are_no_default_accounts() {
     let panel = spawn_panel().await;
-    let attempts = [("admin", "admin"), ("root", "root"), ("admin", "password"), ("rampart", "rampart"), ("admin", "")];
+    let attempts = [
+        ("admin", "admin"),
+        ("root", "root"),
+        ("admin", "password"),
+        ("rampart", "rampart"),
+        ("admin", ""),
+    ];
     for (u, p) in attempts {
-        assert_eq!(panel.login(&panel.client(), u, p).await.status, 401, "{u}/{p} before setup");
+        assert_eq!(
+            panel.login(&panel.client(), u, p).await.status,
+            401,
+            "{u}/{p} before setup"
+        );
     }
-    panel.create_admin(&panel.client(), "ada", GOOD_PASSWORD).await;
+    panel
+        .create_admin(&panel.client(), "ada", GOOD_PASSWORD)
+        .await;
     for (u, p) in attempts {
-        assert_eq!(panel.login(&panel.client(), u, p).await.status, 401, "{u}/{p} after setup");
+        assert_eq!(
+            panel.login(&panel.client(), u, p).await.status,
+            401,
+            "{u}/{p} after setup"
+        );
     }
 }

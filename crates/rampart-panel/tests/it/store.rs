@@ -21,13 +21,25 @@ async fn users_are_unique_and_found_by_name() {
         };
         let id = store.create_user(&new).await.unwrap();
         let again = store.create_user(&new).await;
-        assert!(matches!(again, Err(StoreError::UsernameTaken)), "{engine}: {again:?}");
+        assert!(
+            matches!(again, Err(StoreError::UsernameTaken)),
+            "{engine}: {again:?}"
+        );
         let found = store.find_user_by_username(&ada).await.unwrap().unwrap();
         assert_eq!(found.id, id, "{engine}");
         assert_eq!(found.role, Role::Viewer, "{engine}");
         assert_eq!(found.created_at, UnixTime(10), "{engine}");
-        assert!(store.find_user_by_username(&user("bob")).await.unwrap().is_none());
-        assert!(!store.admin_exists().await.unwrap(), "a viewer is no admin ({engine})");
+        assert!(
+            store
+                .find_user_by_username(&user("bob"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            !store.admin_exists().await.unwrap(),
+            "a viewer is no admin ({engine})"
+        );
     }
     stores.cleanup().await;
 }
@@ -38,12 +50,30 @@ async fn setup_token_is_single_use_expiring_and_replaced() {
     for (engine, store) in &stores.all {
         let first = SecretToken::generate(&OsRandom).hash();
         let second = SecretToken::generate(&OsRandom).hash();
-        store.replace_setup_token(&first, UnixTime(100)).await.unwrap();
-        assert!(store.setup_token_valid(&first, UnixTime(99)).await.unwrap(), "{engine}");
-        assert!(!store.setup_token_valid(&first, UnixTime(100)).await.unwrap(), "expired at 100 ({engine})");
+        store
+            .replace_setup_token(&first, UnixTime(100))
+            .await
+            .unwrap();
+        assert!(
+            store.setup_token_valid(&first, UnixTime(99)).await.unwrap(),
+            "{engine}"
+        );
+        assert!(
+            !store
+                .setup_token_valid(&first, UnixTime(100))
+                .await
+                .unwrap(),
+            "expired at 100 ({engine})"
+        );
 
-        store.replace_setup_token(&second, UnixTime(200)).await.unwrap();
-        assert!(!store.setup_token_valid(&first, UnixTime(50)).await.unwrap(), "replaced ({engine})");
+        store
+            .replace_setup_token(&second, UnixTime(200))
+            .await
+            .unwrap();
+        assert!(
+            !store.setup_token_valid(&first, UnixTime(50)).await.unwrap(),
+            "replaced ({engine})"
+        );
 
         let root = user("root-admin");
         let admin = NewUser {
@@ -52,12 +82,41 @@ async fn setup_token_is_single_use_expiring_and_replaced() {
             role: Role::Admin,
             created_at: UnixTime(150),
         };
-        assert!(store.complete_setup(&first, UnixTime(150), &admin).await.unwrap().is_none());
-        assert!(store.complete_setup(&second, UnixTime(200), &admin).await.unwrap().is_none(), "expired");
-        assert!(!store.admin_exists().await.unwrap(), "refused setups change nothing ({engine})");
-        assert!(store.complete_setup(&second, UnixTime(150), &admin).await.unwrap().is_some());
+        assert!(
+            store
+                .complete_setup(&first, UnixTime(150), &admin)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .complete_setup(&second, UnixTime(200), &admin)
+                .await
+                .unwrap()
+                .is_none(),
+            "expired"
+        );
+        assert!(
+            !store.admin_exists().await.unwrap(),
+            "refused setups change nothing ({engine})"
+        );
+        assert!(
+            store
+                .complete_setup(&second, UnixTime(150), &admin)
+                .await
+                .unwrap()
+                .is_some()
+        );
         assert!(store.admin_exists().await.unwrap());
-        assert!(store.complete_setup(&second, UnixTime(150), &admin).await.unwrap().is_none(), "reused");
+        assert!(
+            store
+                .complete_setup(&second, UnixTime(150), &admin)
+                .await
+                .unwrap()
+                .is_none(),
+            "reused"
+        );
     }
     stores.cleanup().await;
 }
@@ -67,7 +126,10 @@ async fn creating_an_admin_closes_setup() {
     let stores = rampart_testkit::stores().await;
     for (engine, store) in &stores.all {
         let token = SecretToken::generate(&OsRandom).hash();
-        store.replace_setup_token(&token, UnixTime(1_000)).await.unwrap();
+        store
+            .replace_setup_token(&token, UnixTime(1_000))
+            .await
+            .unwrap();
         let name = user("ops");
         store
             .create_user(&NewUser {
@@ -78,7 +140,10 @@ async fn creating_an_admin_closes_setup() {
             })
             .await
             .unwrap();
-        assert!(!store.setup_token_valid(&token, UnixTime(2)).await.unwrap(), "{engine}");
+        assert!(
+            !store.setup_token_valid(&token, UnixTime(2)).await.unwrap(),
+            "{engine}"
+        );
     }
     stores.cleanup().await;
 }
@@ -115,11 +180,26 @@ async fn sessions_round_trip_touch_delete_and_purge() {
         let s = store.find_session(&live).await.unwrap().unwrap();
         assert_eq!(s.user.id, uid, "{engine}");
         assert_eq!(s.user.username, name);
-        assert_eq!((s.created_at, s.last_seen_at, s.expires_at), (UnixTime(100), UnixTime(100), UnixTime(10_000)));
+        assert_eq!(
+            (s.created_at, s.last_seen_at, s.expires_at),
+            (UnixTime(100), UnixTime(100), UnixTime(10_000))
+        );
         store.touch_session(&live, UnixTime(160)).await.unwrap();
-        assert_eq!(store.find_session(&live).await.unwrap().unwrap().last_seen_at, UnixTime(160));
+        assert_eq!(
+            store
+                .find_session(&live)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_seen_at,
+            UnixTime(160)
+        );
 
-        assert_eq!(store.purge_expired_sessions(UnixTime(600)).await.unwrap(), 1, "{engine}");
+        assert_eq!(
+            store.purge_expired_sessions(UnixTime(600)).await.unwrap(),
+            1,
+            "{engine}"
+        );
         assert!(store.find_session(&old).await.unwrap().is_none());
         assert!(store.delete_session(&live).await.unwrap());
         assert!(!store.delete_session(&live).await.unwrap());

@@ -12,7 +12,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 #[tokio::test]
 async fn missing_user_login_costs_the_same_as_real_user() {
     let panel = spawn_panel().await;
-    panel.create_admin(&panel.client(), "ada", GOOD_PASSWORD).await;
+    panel
+        .create_admin(&panel.client(), "ada", GOOD_PASSWORD)
+        .await;
     let browser = panel.client();
     let csrf = browser.get("/login").await.csrf_token().unwrap();
     let attempt = |user: &'static str| {
@@ -20,7 +22,14 @@ async fn missing_user_login_costs_the_same_as_real_user() {
         async move {
             let t = Instant::now();
             let res = b
-                .post_form("/login", &[("username", user), ("password", "wrong password, long enough"), ("csrf_token", &c)])
+                .post_form(
+                    "/login",
+                    &[
+                        ("username", user),
+                        ("password", "wrong password, long enough"),
+                        ("csrf_token", &c),
+                    ],
+                )
                 .await;
             assert_eq!(res.status, 401);
             t.elapsed()
@@ -37,5 +46,8 @@ async fn missing_user_login_costs_the_same_as_real_user() {
     let (r, m) = (median(real), median(missing));
     let ratio = m.as_secs_f64() / r.as_secs_f64();
     eprintln!("login timing: real user {r:?}, missing user {m:?}, ratio {ratio:.3}");
-    assert!((0.8..=1.2).contains(&ratio), "real {r:?} vs missing {m:?} (ratio {ratio:.3})");
+    assert!(
+        (0.8..=1.2).contains(&ratio),
+        "real {r:?} vs missing {m:?} (ratio {ratio:.3})"
+    );
 }

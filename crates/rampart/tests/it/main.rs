@@ -1,1 +1,34 @@
+//! Integration tests of the `rampart` binary, run as a real process.
 
+mod admin_cli;
+mod browser;
+mod config_layers;
+mod serve;
+
+use std::path::Path;
+use std::time::Duration;
+
+pub const EXE: &str = env!("CARGO_BIN_EXE_rampart");
+
+pub fn exe() -> &'static Path {
+    Path::new(EXE)
+}
+
+pub const STARTUP: Duration = Duration::from_secs(20);
+
+/// Runs `rampart` to completion; (exit code, stdout, stderr).
+pub async fn run_to_end(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut bin = rampart_testkit::Binary::start(exe(), args, env);
+    let code = bin
+        .wait_exit(Duration::from_secs(60))
+        .await
+        .expect("rampart exits");
+    (code, bin.stdout().join("\n"), bin.stderr().join("\n"))
+}
+
+/// The URL in a `Setup URL: …` line.
+pub fn setup_url(line: &str) -> String {
+    line.strip_prefix("Setup URL: ")
+        .expect("setup line")
+        .to_owned()
+}

@@ -1,4 +1,4 @@
-//! The UI's one stylesheet and one script, compiled into the binary.
+//! The UI's one stylesheet, one script and its icon, compiled into the binary.
 //!
 //! Pages link them as `/static/app.css?v=<hash>`; a request carrying the
 //! current hash may be cached for a year, anything else must revalidate.
@@ -15,11 +15,13 @@ use crate::web::WebError;
 
 const CSS: &str = include_str!("../../../assets/app.css");
 const JS: &str = include_str!("../../../assets/app.js");
+const ICON: &str = include_str!("../../../assets/icon.svg");
 
 static VERSION: LazyLock<String> = LazyLock::new(|| {
     let mut h = Sha256::new();
     h.update(CSS.as_bytes());
     h.update(JS.as_bytes());
+    h.update(ICON.as_bytes());
     hex::encode(&h.finalize()[..6])
 });
 
@@ -41,6 +43,7 @@ pub async fn serve(
     let (body, content_type) = match file.as_str() {
         "app.css" => (CSS, "text/css; charset=utf-8"),
         "app.js" => (JS, "text/javascript; charset=utf-8"),
+        "icon.svg" => (ICON, "image/svg+xml"),
         _ => return Err(WebError::NotFound),
     };
     let etag = format!("\"{}\"", version());
