@@ -1,5 +1,7 @@
 //! Integration tests of the panel: real HTTP against a real panel on port 0,
 //! real SQLite and PostgreSQL stores.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::disallowed_methods)]
 
 mod assets;

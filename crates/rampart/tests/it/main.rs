@@ -1,4 +1,8 @@
 //! Integration tests of the `rampart` binary, run as a real process.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Tests time real requests.
+#![allow(clippy::disallowed_methods)]
 
 mod admin_cli;
 mod browser;

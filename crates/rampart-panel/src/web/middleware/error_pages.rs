@@ -4,7 +4,7 @@
 //! about internals and shows the request id to quote to an admin.
 
 use axum::extract::Request;
-use axum::http::StatusCode;
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -34,16 +34,10 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
     let (parts, _body) = res.into_parts();
     let mut page = render(status, &ErrorPage::for_status(status, request_id));
     // Keep headers that carry meaning for the client (`Allow` on 405,
-    // `Retry-After` on 429), never the original body.
-    for keep in [axum::http::header::ALLOW, axum::http::header::RETRY_AFTER] {
+    // `Retry-After` on 429, `WWW-Authenticate` on 401), never the body.
+    for keep in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
         if let Some(v) = parts.headers.get(&keep) {
             page.headers_mut().insert(keep, v.clone());
-        }
-    }
-    if status == StatusCode::UNAUTHORIZED {
-        if let Some(v) = parts.headers.get(axum::http::header::WWW_AUTHENTICATE) {
-            page.headers_mut()
-                .insert(axum::http::header::WWW_AUTHENTICATE, v.clone());
         }
     }
     page

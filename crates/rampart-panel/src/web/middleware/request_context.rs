@@ -28,6 +28,8 @@ pub async fn request_context(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let span = tracing::info_span!("request", id = %id);
+    // A duration for the access log, not a time any decision depends on.
+    #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
     let mut res = next.run(req).instrument(span.clone()).await;
     let status = res.status().as_u16();
