@@ -1,4 +1,9 @@
 //! A login for a missing user costs the same as for a real one (within 20 %).
+//!
+//! Samples are interleaved and compared by their minimum, the estimator of
+//! a request's own cost least disturbed by other tests sharing the CPU.
+//! Without the dummy hash the missing-user path would cost about 1/20 of the
+//! real one, far outside the band.
 
 use std::time::{Duration, Instant};
 
@@ -7,6 +12,10 @@ use rampart_testkit::{GOOD_PASSWORD, spawn_panel};
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+fn min(v: &[Duration]) -> Duration {
+    v.iter().copied().min().unwrap()
 }
 
 #[tokio::test]
@@ -39,13 +48,17 @@ async fn missing_user_login_costs_the_same_as_real_user() {
     attempt("ada").await;
     attempt("ghost").await;
     let (mut real, mut missing) = (Vec::new(), Vec::new());
-    for _ in 0..15 {
+    for _ in 0..30 {
         real.push(attempt("ada").await);
         missing.push(attempt("ghost").await);
     }
-    let (r, m) = (median(real), median(missing));
+    let (r, m) = (min(&real), min(&missing));
     let ratio = m.as_secs_f64() / r.as_secs_f64();
-    eprintln!("login timing: real user {r:?}, missing user {m:?}, ratio {ratio:.3}");
+    eprintln!(
+        "login timing: min real {r:?}, min missing {m:?}, ratio {ratio:.3}; medians {:?} / {:?}",
+        median(real.clone()),
+        median(missing.clone())
+    );
     assert!(
         (0.8..=1.2).contains(&ratio),
         "real {r:?} vs missing {m:?} (ratio {ratio:.3})"
