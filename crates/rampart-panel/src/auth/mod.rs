@@ -19,8 +19,6 @@ pub enum AuthError {
     Store(#[from] StoreError),
     #[error("password hashing failed: {0}")]
     Hash(String),
-    #[error("password hashing task failed")]
-    HashTask(#[from] tokio::task::JoinError),
     #[error("password hashing pool closed")]
     HashPoolClosed,
 }
