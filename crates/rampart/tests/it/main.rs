@@ -7,6 +7,7 @@
 mod admin_cli;
 mod browser;
 mod config_layers;
+mod docs;
 mod serve;
 
 use std::path::Path;
