@@ -6,11 +6,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::AuthError;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
-    #[error("bad request")]
-    BadRequest,
     #[error("forbidden")]
     Forbidden,
     #[error("not found")]
@@ -21,6 +20,12 @@ pub enum WebError {
 
 impl From<AuthError> for WebError {
     fn from(e: AuthError) -> Self {
+        WebError::Internal(Box::new(e))
+    }
+}
+
+impl From<StoreError> for WebError {
+    fn from(e: StoreError) -> Self {
         WebError::Internal(Box::new(e))
     }
 }
@@ -40,7 +45,6 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         match self {
-            WebError::BadRequest => StatusCode::BAD_REQUEST.into_response(),
             WebError::Forbidden => StatusCode::FORBIDDEN.into_response(),
             WebError::NotFound => StatusCode::NOT_FOUND.into_response(),
             WebError::Internal(e) => {

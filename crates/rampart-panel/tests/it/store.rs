@@ -218,3 +218,54 @@ async fn ping_fails_once_closed() {
     }
     stores.cleanup().await;
 }
+
+#[tokio::test]
+async fn foreign_keys_are_enforced() {
+    let stores = rampart_testkit::stores().await;
+    for (engine, store) in &stores.all {
+        let orphan = store
+            .create_session(&NewSession {
+                id_hash: &SecretToken::generate(&OsRandom).hash(),
+                user_id: rampart_core::UserId(4242),
+                now: UnixTime(1),
+                expires_at: UnixTime(2),
+                ip: None,
+                user_agent: None,
+            })
+            .await;
+        assert!(
+            orphan.is_err(),
+            "{engine}: a session for no user was stored"
+        );
+    }
+    stores.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_store_is_one_file_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = rampart_panel::store::Store::open_sqlite_in(dir.path())
+        .await
+        .unwrap();
+    let name = user("ada");
+    store
+        .create_user(&NewUser {
+            username: &name,
+            password_hash: "$argon2id$fake",
+            role: Role::Viewer,
+            created_at: UnixTime(1),
+        })
+        .await
+        .unwrap();
+    assert!(dir.path().join("rampart.db").is_file());
+    assert!(
+        dir.path().join("rampart.db-wal").is_file(),
+        "write-ahead log in use"
+    );
+    store.close().await;
+    // Reopening applies no migration twice and keeps the data.
+    let again = rampart_panel::store::Store::open_sqlite_in(dir.path())
+        .await
+        .unwrap();
+    assert!(again.find_user_by_username(&name).await.unwrap().is_some());
+}

@@ -37,11 +37,7 @@ async fn login_page(
     error: Option<&str>,
 ) -> Result<Response, WebError> {
     let token = csrf::anon_token(services, headers);
-    let setup_pending = !services
-        .store
-        .admin_exists()
-        .await
-        .map_err(|e| WebError::Internal(Box::new(e)))?;
+    let setup_pending = !services.store.admin_exists().await?;
     let mut res = render(
         status,
         &LoginPage {
