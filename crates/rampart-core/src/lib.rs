@@ -6,18 +6,29 @@
 //! time and randomness.
 #![forbid(unsafe_code)]
 
+pub mod authz;
+pub mod base32;
 pub mod clock;
 pub mod ids;
+pub mod ipnet;
 pub mod password;
 pub mod random;
+pub mod recovery_code;
 pub mod role;
+pub mod scope;
 pub mod secret_token;
+pub mod totp;
 pub mod username;
 
+pub use authz::{Decision, Granted, Principal, Resource, authorize};
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use ids::UserId;
-pub use password::{Password, PasswordError};
+pub use ipnet::IpNet;
+pub use password::{Password, PasswordError, PasswordPolicy};
 pub use random::{OsRandom, Random};
-pub use role::Role;
+pub use recovery_code::RecoveryCode;
+pub use role::{Role, RoleName};
+pub use scope::{Scope, ScopeSet};
 pub use secret_token::{SecretToken, TokenHash};
+pub use totp::TotpSecret;
 pub use username::{Username, UsernameError};
