@@ -7,6 +7,7 @@
 //!   request ids, error pages, CSRF origin check).
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 mod services;
 pub mod settings;

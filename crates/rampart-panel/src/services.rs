@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rampart_core::{Clock, Random};
 
-use crate::auth::{AuthError, PasswordHasher};
+use crate::auth::{AuthError, InMemoryLimiter, KeyedLimiter, PasswordHasher};
 use crate::settings::PanelSettings;
 use crate::store::Store;
 
@@ -14,6 +14,7 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub rng: Arc<dyn Random>,
     pub hasher: PasswordHasher,
+    pub limiter: Arc<dyn KeyedLimiter>,
     pub settings: PanelSettings,
 }
 
@@ -39,6 +40,7 @@ impl Services {
             clock,
             rng,
             hasher,
+            limiter: Arc::new(InMemoryLimiter::default()),
             settings,
         })
     }

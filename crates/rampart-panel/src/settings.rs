@@ -1,6 +1,26 @@
 //! Runtime settings of the panel, already validated by the binary's config
 //! layer.
 
+use rampart_core::{IpNet, PasswordPolicy, Role, RoleName};
+
+use crate::auth::Limit;
+
+/// Failed-login limits (SPEC R15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginLimits {
+    pub per_ip: Limit,
+    pub per_account: Limit,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        LoginLimits {
+            per_ip: Limit { max: 5, window_secs: 60 },
+            per_account: Limit { max: 10, window_secs: 15 * 60 },
+        }
+    }
+}
+
 /// How the panel behaves; built by `rampart` from its configuration.
 #[derive(Debug, Clone)]
 pub struct PanelSettings {
@@ -16,6 +36,14 @@ pub struct PanelSettings {
     pub setup_token_ttl_secs: i64,
     /// How many argon2 hashes may run at once.
     pub hash_concurrency: usize,
+    pub password_policy: PasswordPolicy,
+    /// Roles whose members must enrol in TOTP before anything else.
+    pub require_2fa_for: Vec<RoleName>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    pub login_limits: LoginLimits,
+    /// Audit records older than this are pruned.
+    pub audit_retention_days: i64,
 }
 
 impl Default for PanelSettings {
@@ -29,6 +57,11 @@ impl Default for PanelSettings {
             hash_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            password_policy: PasswordPolicy::default(),
+            require_2fa_for: vec![RoleName::from(Role::Admin)],
+            trusted_proxies: Vec::new(),
+            login_limits: LoginLimits::default(),
+            audit_retention_days: 90,
         }
     }
 }

@@ -40,6 +40,27 @@ impl TestResponse {
             .find(|c| c.starts_with(&format!("{name}=")))
     }
 
+    /// Text content of the first element whose opening tag contains `attr`
+    /// (e.g. `id="totp-secret"`); no nested tags.
+    pub fn element_text(&self, attr: &str) -> Option<String> {
+        self.elements_text(attr).into_iter().next()
+    }
+
+    /// Text content of every element whose opening tag contains `attr`.
+    pub fn elements_text(&self, attr: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = self.body.as_str();
+        while let Some(i) = rest.find(attr) {
+            let after = &rest[i..];
+            let Some(gt) = after.find('>') else { break };
+            let content = &after[gt + 1..];
+            let Some(lt) = content.find('<') else { break };
+            out.push(content[..lt].trim().to_owned());
+            rest = &content[lt..];
+        }
+        out
+    }
+
     /// The value of the page's hidden `csrf_token` field.
     pub fn csrf_token(&self) -> Option<String> {
         let marker = "name=\"csrf_token\" value=\"";

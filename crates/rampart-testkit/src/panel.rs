@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use rampart_core::{ManualClock, OsRandom, UnixTime};
+use rampart_core::{Clock, ManualClock, OsRandom, TotpSecret, UnixTime, totp};
 use rampart_panel::store::Store;
 use rampart_panel::{PanelSettings, Services};
 use tokio::sync::oneshot;
@@ -33,9 +33,19 @@ impl Drop for TestPanel {
     }
 }
 
-/// A panel with default settings.
+/// A panel with the production defaults (admins must enrol in 2FA).
 pub async fn spawn_panel() -> TestPanel {
     spawn_panel_with(PanelSettings::default()).await
+}
+
+/// A panel where no role is forced to enrol in 2FA, for tests about other
+/// things that want a signed-in admin in one step.
+pub async fn spawn_panel_no_forced_2fa() -> TestPanel {
+    spawn_panel_with(PanelSettings {
+        require_2fa_for: Vec::new(),
+        ..PanelSettings::default()
+    })
+    .await
 }
 
 /// A panel with `settings`, on SQLite in a fresh temp dir.
@@ -109,6 +119,39 @@ impl TestPanel {
             .await;
         assert_eq!(done.status, 303, "setup submit: {}", done.body);
         assert_eq!(done.location(), Some("/"));
+    }
+
+    /// Enrols the signed-in `client` in TOTP through the security page, as a
+    /// person with an authenticator app would; returns the secret and the
+    /// recovery codes shown once.
+    pub async fn enroll_totp(&self, client: &TestClient) -> (TotpSecret, Vec<String>) {
+        let page = client.get("/account/security").await;
+        assert_eq!(page.status, 200, "security page: {}", page.body);
+        let secret_text = page.element_text("id=\"totp-secret\"").expect("secret on the page");
+        let secret = TotpSecret::from_base32(&secret_text).expect("base32 secret");
+        let csrf = page.csrf_token().expect("csrf");
+        let code = secret.code_at_step(totp::step_of(self.clock.now()));
+        let done = client
+            .post_form("/account/security/totp/confirm", &[("code", &code), ("csrf_token", &csrf)])
+            .await;
+        assert_eq!(done.status, 200, "confirm: {}", done.body);
+        let codes = done.elements_text("class=\"recovery-code\"");
+        assert_eq!(codes.len(), 10, "ten recovery codes shown");
+        (secret, codes)
+    }
+
+    /// Passes the second step with `code`; returns the response.
+    pub async fn submit_second_factor(&self, client: &TestClient, code: &str) -> crate::TestResponse {
+        let page = client.get("/login/2fa").await;
+        let csrf = page.csrf_token().expect("csrf token on the 2FA page");
+        client
+            .post_form("/login/2fa", &[("code", code), ("csrf_token", &csrf)])
+            .await
+    }
+
+    /// The TOTP code `steps` steps from now (0 = current).
+    pub fn totp_code(&self, secret: &TotpSecret, steps: i64) -> String {
+        secret.code_at_step(totp::step_of(self.clock.now()) + steps)
     }
 
     /// Signs `client` in; returns the response to the login post.

@@ -64,6 +64,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "RAMPART_BEHIND_PROXY")]
     pub behind_proxy: bool,
 
+    /// Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks, comma-separated).
+    #[arg(long, global = true, env = "RAMPART_TRUSTED_PROXIES", value_name = "NETS", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
+
     /// Log format on stderr [default: text].
     #[arg(long, global = true, env = "RAMPART_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -85,19 +89,51 @@ pub enum Command {
     /// Break-glass administration directly on the store.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain; names the first broken record and exits 1 if any.
+    Verify,
+    /// Write records as JSON lines on standard output.
+    Export {
+        /// First day to include (YYYY-MM-DD, UTC) [default: everything].
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Create a user (an admin closes first-admin setup). Prints the user as JSON.
     CreateUser(CreateUserArgs),
+    /// Turn off a user's two-factor authentication (lost device) and end their sessions.
+    Reset2fa {
+        #[arg(long)]
+        username: String,
+    },
+    /// Deactivate a user and end their sessions at once.
+    DisableUser {
+        #[arg(long)]
+        username: String,
+    },
+    /// End sessions: every session of every user with --all, or one user's with --username.
+    RevokeSessions {
+        #[arg(long, conflicts_with = "username", required_unless_present = "username")]
+        all: bool,
+        #[arg(long)]
+        username: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct CreateUserArgs {
     #[arg(long)]
     pub username: String,
-    /// admin, operator, developer or viewer.
+    /// admin, operator, developer, viewer, or a custom role.
     #[arg(long)]
     pub role: String,
     /// File holding the password ("-" reads standard input); one trailing newline is dropped.

@@ -11,6 +11,10 @@ use anyhow::{Context, bail};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use rampart_core::{IpNet, PasswordPolicy, RoleName};
+use rampart_panel::auth::Limit;
+use rampart_panel::settings::LoginLimits;
+
 use crate::cli::{GlobalArgs, LogFormat};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -27,8 +31,35 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     pub behind_proxy: Option<bool>,
     pub log_format: Option<LogFormat>,
+    pub trusted_proxies: Option<Vec<String>>,
     #[serde(default)]
     pub session: SessionFileConfig,
+    #[serde(default)]
+    pub auth: AuthFileConfig,
+    #[serde(default)]
+    pub audit: AuditFileConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthFileConfig {
+    /// Roles whose members must enrol in TOTP [default: ["admin"]].
+    pub require_2fa_for: Option<Vec<String>>,
+    /// Minimum password length [default: 12, at least 8].
+    pub password_min_length: Option<usize>,
+    /// Require 3 of 4 character classes (discouraged by NIST) [default: false].
+    pub password_character_classes: Option<bool>,
+    /// Failed logins per IP per minute [default: 5].
+    pub ip_failures_per_minute: Option<usize>,
+    /// Failed logins per account per 15 minutes [default: 10].
+    pub account_failures_per_15_minutes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFileConfig {
+    /// Days audit records are kept [default: 90].
+    pub retention_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +82,11 @@ pub struct Config {
     pub log_format: LogFormat,
     pub session_idle_secs: i64,
     pub session_lifetime_secs: i64,
+    pub trusted_proxies: Vec<IpNet>,
+    pub require_2fa_for: Vec<RoleName>,
+    pub password_policy: PasswordPolicy,
+    pub login_limits: LoginLimits,
+    pub audit_retention_days: i64,
 }
 
 fn read_secret_file(path: &Path) -> anyhow::Result<SecretString> {
@@ -135,7 +171,50 @@ impl Config {
         if idle_minutes == 0 || lifetime_hours == 0 {
             bail!("session.idle_timeout_minutes and session.lifetime_hours must be at least 1");
         }
+        let trusted_proxies = args
+            .trusted_proxies
+            .clone()
+            .or(file.trusted_proxies)
+            .unwrap_or_default()
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| IpNet::parse(s).map_err(anyhow::Error::from))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .context("trusted_proxies")?;
+        let require_2fa_for = file
+            .auth
+            .require_2fa_for
+            .unwrap_or_else(|| vec!["admin".to_owned()])
+            .iter()
+            .map(|r| RoleName::parse(r).map_err(|e| anyhow::anyhow!("auth.require_2fa_for: {r:?}: {e}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut password_policy = PasswordPolicy::default();
+        if let Some(min) = file.auth.password_min_length {
+            if !(8..=128).contains(&min) {
+                bail!("auth.password_min_length must be between 8 and 128");
+            }
+            password_policy.min_chars = min;
+        }
+        if let Some(classes) = file.auth.password_character_classes {
+            password_policy.require_character_classes = classes;
+        }
+        let mut login_limits = LoginLimits::default();
+        if let Some(n) = file.auth.ip_failures_per_minute {
+            login_limits.per_ip = Limit { max: n.max(1), window_secs: 60 };
+        }
+        if let Some(n) = file.auth.account_failures_per_15_minutes {
+            login_limits.per_account = Limit { max: n.max(1), window_secs: 900 };
+        }
+        let audit_retention_days = i64::from(file.audit.retention_days.unwrap_or(90));
+        if audit_retention_days < 1 {
+            bail!("audit.retention_days must be at least 1");
+        }
         Ok(Config {
+            trusted_proxies,
+            require_2fa_for,
+            password_policy,
+            login_limits,
+            audit_retention_days,
             data_dir: args
                 .data_dir
                 .clone()
@@ -213,6 +292,25 @@ mod tests {
         let err = file("lisen = \"127.0.0.1:1\"").unwrap_err().to_string();
         assert!(err.contains("lisen"), "{err}");
         assert!(file("[session]\nidle = 3").is_err());
+    }
+
+    #[test]
+    fn auth_and_proxy_settings_are_parsed_and_checked() {
+        let f = file(
+            "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n[auth]\nrequire_2fa_for = [\"admin\", \"operator\"]\n\
+             password_min_length = 14\npassword_character_classes = true\nip_failures_per_minute = 3\n[audit]\nretention_days = 30\n",
+        )
+        .unwrap();
+        let c = Config::layer(&GlobalArgs::default(), f).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.require_2fa_for.len(), 2);
+        assert_eq!(c.password_policy.min_chars, 14);
+        assert!(c.password_policy.require_character_classes);
+        assert_eq!(c.login_limits.per_ip.max, 3);
+        assert_eq!(c.audit_retention_days, 30);
+        assert!(Config::layer(&GlobalArgs::default(), file("trusted_proxies = [\"nonsense\"]").unwrap()).is_err());
+        assert!(Config::layer(&GlobalArgs::default(), file("[auth]\npassword_min_length = 4").unwrap()).is_err());
+        assert!(file("[auth]\nrequire_2fa = []").is_err());
     }
 
     #[test]

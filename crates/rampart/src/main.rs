@@ -35,6 +35,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Up | Command::Panel => commands::serve::run(config).await,
             Command::Admin(admin) => commands::admin::run(config, admin).await,
+            Command::Audit(audit) => commands::audit::run(config, audit).await,
         }
     });
     match result {

@@ -1,13 +1,22 @@
-//! Authentication: password hashing, sessions, first-admin setup.
+//! Authentication and account services: password hashing, login limits,
+//! sessions, second factor, first-admin setup, user and role administration.
 //!
 //! Every function here is a service method on [`crate::Services`]; the web
 //! layer only extracts input, calls one of these and maps the result.
 
+mod accounts;
+pub mod limiter;
+mod login;
 mod password_hasher;
+mod second_factor;
 mod sessions;
 mod setup;
 
+pub use accounts::{AdminError, PasswordChangeError};
+pub use limiter::{InMemoryLimiter, KeyedLimiter, Limit};
+pub use login::LoginOutcome;
 pub use password_hasher::PasswordHasher;
+pub use second_factor::TotpEnrollment;
 pub use sessions::{ActiveSession, ClientInfo};
 pub use setup::{SetupLink, SetupOutcome};
 

@@ -2,11 +2,11 @@
 //! token (256 bits, stored hashed, valid for one hour) lets one person create
 //! the first admin. There is no default account.
 
-use rampart_core::{Password, Role, SecretToken, UserId, Username};
+use rampart_core::{Password, Role, RoleName, SecretToken, UserId, Username};
 
 use super::AuthError;
 use crate::Services;
-use crate::store::{NewUser, UserRecord};
+use crate::store::NewUser;
 
 /// What a presented setup link is worth right now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,7 @@ impl Services {
                 &NewUser {
                     username,
                     password_hash: &hash,
-                    role: Role::Admin,
+                    role: &RoleName::from(Role::Admin),
                     created_at: self.clock.now(),
                 },
             )
@@ -89,42 +89,5 @@ impl Services {
             Some(id) => SetupOutcome::Created(id),
             None => SetupOutcome::Link(SetupLink::Invalid),
         })
-    }
-
-    /// Creates a user (CLI and, later, the admin pages). An admin closes setup.
-    pub async fn create_user(
-        &self,
-        username: &Username,
-        password: &Password,
-        role: Role,
-    ) -> Result<UserId, AuthError> {
-        let hash = self.hasher.hash(password, self.rng.as_ref()).await?;
-        Ok(self
-            .store
-            .create_user(&NewUser {
-                username,
-                password_hash: &hash,
-                role,
-                created_at: self.clock.now(),
-            })
-            .await?)
-    }
-
-    /// Checks a username and password. Costs the same for unknown users,
-    /// malformed usernames and wrong passwords; never says which it was.
-    pub async fn check_password(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<Option<UserRecord>, AuthError> {
-        let user = match Username::parse(username) {
-            Ok(name) => self.store.find_user_by_username(&name).await?,
-            Err(_) => None,
-        };
-        let ok = self
-            .hasher
-            .verify(user.as_ref().map(|u| u.password_hash.as_str()), password)
-            .await?;
-        Ok(if ok { user } else { None })
     }
 }

@@ -7,12 +7,16 @@
 //! tables. Every store test runs on both engines.
 #![allow(clippy::disallowed_methods)] // this module is where SQL may run
 
+mod audit;
+mod roles;
 mod sessions;
 mod setup_tokens;
 mod users;
 
-pub use sessions::{NewSession, SessionRecord};
-pub use users::{NewUser, UserRecord};
+pub use audit::AuditFilter;
+pub use roles::CustomRole;
+pub use sessions::{NewSession, SessionRecord, SessionStage, SessionSummary};
+pub use users::{AdminGuard, NewUser, UserRecord};
 
 use std::path::Path;
 use std::str::FromStr;
@@ -43,6 +47,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("a user with that username already exists")]
     UsernameTaken,
+    #[error("that name is already taken")]
+    NameTaken,
+    #[error("the role is held by at least one user")]
+    RoleInUse,
     #[error("stored value is invalid: {0}")]
     Corrupt(&'static str),
 }
@@ -52,6 +60,8 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Serialises audit appends so each record chains to the previous one.
+    audit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -119,7 +129,11 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            audit_lock: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     pub fn backend(&self) -> Backend {

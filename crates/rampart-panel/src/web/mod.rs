@@ -1,9 +1,15 @@
 //! The HTTP face of the panel (axum).
 //!
 //! Layers, outermost first: security headers → request id, span and access
-//! log → generic error pages → CSRF Origin check → routes. Every response,
-//! errors included, passes the first three.
+//! log → generic error pages → audit → CSRF Origin check → routes. Every
+//! response, errors included, passes the first three; every state-changing
+//! request is audited.
+//!
+//! Routes are declared once, in [`routes`], through a [`RouteTable`] that
+//! also lists them, so the authorization coverage test can fail when a
+//! route is missing from its expectations.
 
+pub mod authz;
 pub mod client;
 pub mod cookies;
 pub mod csrf;
@@ -13,38 +19,104 @@ pub mod middleware;
 pub mod session;
 pub mod ui;
 
-pub use error::WebError;
+pub use error::{WebError, error_chain};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::http::Method;
+use axum::routing::{MethodRouter, get, post};
 
 use crate::Services;
 
 /// Largest request body the UI accepts (forms are small).
 const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
+type State = Arc<Services>;
+
+/// A router that remembers every (method, path) it was given.
+pub struct RouteTable {
+    router: Router<State>,
+    listed: Vec<(Method, &'static str)>,
+}
+
+impl RouteTable {
+    fn new() -> Self {
+        RouteTable {
+            router: Router::new(),
+            listed: Vec::new(),
+        }
+    }
+
+    fn get(mut self, path: &'static str, route: MethodRouter<State>) -> Self {
+        self.listed.push((Method::GET, path));
+        self.router = self.router.route(path, route);
+        self
+    }
+
+    fn post(mut self, path: &'static str, route: MethodRouter<State>) -> Self {
+        self.listed.push((Method::POST, path));
+        self.router = self.router.route(path, route);
+        self
+    }
+
+    fn get_post(mut self, path: &'static str, route: MethodRouter<State>) -> Self {
+        self.listed.push((Method::GET, path));
+        self.listed.push((Method::POST, path));
+        self.router = self.router.route(path, route);
+        self
+    }
+}
+
+/// Every route of the panel.
+fn routes() -> RouteTable {
+    use ui::{account, admin, assets, dashboard, login, setup};
+    RouteTable::new()
+        .get("/", get(dashboard::show))
+        .get_post("/login", get(login::show).post(login::submit))
+        .get_post("/login/2fa", get(login::second_factor_page).post(login::second_factor_submit))
+        .post("/logout", post(login::logout))
+        .get_post("/setup", get(setup::show).post(setup::submit))
+        .get("/account/security", get(account::security))
+        .post("/account/security/totp/confirm", post(account::totp_confirm))
+        .post("/account/security/totp/disable", post(account::totp_disable))
+        .post("/account/password", post(account::change_password))
+        .get("/account/sessions", get(account::sessions))
+        .post("/account/sessions/revoke-others", post(account::revoke_others))
+        .post("/account/sessions/{id}/revoke", post(account::revoke_one))
+        .get_post("/admin/users", get(admin::users_list).post(admin::users_create))
+        .get("/admin/users/{id}", get(admin::user_detail))
+        .post("/admin/users/{id}/role", post(admin::user_role))
+        .post("/admin/users/{id}/password", post(admin::user_password))
+        .post("/admin/users/{id}/deactivate", post(admin::user_deactivate))
+        .post("/admin/users/{id}/reactivate", post(admin::user_reactivate))
+        .post("/admin/users/{id}/delete", post(admin::user_delete))
+        .get_post("/admin/roles", get(admin::roles_list).post(admin::roles_create))
+        .post("/admin/roles/{name}/delete", post(admin::roles_delete))
+        .get("/admin/audit", get(admin::audit_log))
+        .get("/static/{file}", get(assets::serve))
+        .get("/health", get(health::health))
+        .get("/ready", get(health::ready))
+}
+
+/// Every (method, path template) the panel serves.
+pub fn route_list() -> Vec<(Method, &'static str)> {
+    routes().listed
+}
+
 /// Builds the panel's router with every layer in place.
 pub fn router(services: Arc<Services>) -> Router {
-    Router::new()
-        .route("/", get(ui::dashboard::show))
-        .route("/login", get(ui::login::show).post(ui::login::submit))
-        .route("/logout", post(ui::login::logout))
-        .route("/setup", get(ui::setup::show).post(ui::setup::submit))
-        .route("/static/{file}", get(ui::assets::serve))
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
+    routes()
+        .router
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             services.clone(),
             middleware::origin_check::origin_check,
         ))
-        .layer(axum::middleware::from_fn(
-            middleware::error_pages::error_pages,
-        ))
+        .layer(axum::middleware::from_fn_with_state(services.clone(), middleware::audit::audit))
+        .layer(axum::middleware::from_fn(middleware::error_pages::error_pages))
         .layer(axum::middleware::from_fn_with_state(
             services.clone(),
             middleware::request_context::request_context,

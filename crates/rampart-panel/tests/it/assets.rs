@@ -1,10 +1,10 @@
 //! The UI's static files.
 
-use rampart_testkit::spawn_panel;
+use rampart_testkit::spawn_panel_no_forced_2fa;
 
 #[tokio::test]
 async fn css_and_js_are_served_with_cache_headers() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let client = panel.client();
     let page = client.get("/login").await;
     let start = page.body.find("/static/app.css?v=").unwrap();
@@ -48,7 +48,7 @@ async fn css_and_js_are_served_with_cache_headers() {
 
 #[tokio::test]
 async fn pages_have_no_inline_script_or_style() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let client = panel.client();
     for path in ["/login", &panel.setup_path(), "/missing"] {
         let body = client.get(path).await.body;

@@ -1,9 +1,9 @@
 //! CSRF (SPEC R12): token and Origin on every state-changing request.
 
-use rampart_testkit::{GOOD_PASSWORD, TestClient, TestPanel, spawn_panel};
+use rampart_testkit::{GOOD_PASSWORD, TestClient, TestPanel, spawn_panel_no_forced_2fa};
 
 async fn signed_in() -> (TestPanel, TestClient, String) {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let browser = panel.client();
     panel.create_admin(&browser, "ada", GOOD_PASSWORD).await;
     let csrf = browser.get("/").await.csrf_token().unwrap();
@@ -78,7 +78,7 @@ async fn foreign_or_missing_origin_is_refused_even_with_the_right_token() {
 
 #[tokio::test]
 async fn login_form_needs_its_cookie_token() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     panel
         .create_admin(&panel.client(), "ada", GOOD_PASSWORD)
         .await;
@@ -127,7 +127,7 @@ async fn login_form_needs_its_cookie_token() {
 
 #[tokio::test]
 async fn setup_form_needs_token_and_origin() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let browser = panel.client();
     let csrf = browser.get(&panel.setup_path()).await.csrf_token().unwrap();
     let no_token = browser

@@ -4,7 +4,7 @@
 use rampart_panel::web::middleware::security_headers::{
     CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY,
 };
-use rampart_testkit::{GOOD_PASSWORD, TestResponse, spawn_panel};
+use rampart_testkit::{GOOD_PASSWORD, TestResponse, spawn_panel_no_forced_2fa};
 use reqwest::Method;
 
 fn assert_security_headers(res: &TestResponse, what: &str) {
@@ -67,7 +67,7 @@ fn assert_generic_page(res: &TestResponse, status: u16) {
 
 #[tokio::test]
 async fn headers_on_a_200_a_404_a_405_and_static_files() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let client = panel.client();
     let ok = client.get("/login").await;
     assert_eq!(ok.status, 200);
@@ -95,7 +95,7 @@ async fn headers_on_a_200_a_404_a_405_and_static_files() {
 
 #[tokio::test]
 async fn a_real_internal_error_is_a_generic_500_with_headers_and_ready_says_503() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let browser = panel.client();
     panel.create_admin(&browser, "ada", GOOD_PASSWORD).await;
     assert_eq!(browser.get("/ready").await.status, 200);
@@ -118,7 +118,7 @@ async fn a_real_internal_error_is_a_generic_500_with_headers_and_ready_says_503(
 
 #[tokio::test]
 async fn malformed_form_is_a_generic_4xx() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let client = panel.client();
     client.get("/login").await;
     let origin = panel.url.clone();
@@ -148,7 +148,7 @@ async fn malformed_form_is_a_generic_4xx() {
 
 #[tokio::test]
 async fn oversized_body_is_refused() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let client = panel.client();
     let body = format!("username=ada&password={}", "a".repeat(100 * 1024));
     let res = client

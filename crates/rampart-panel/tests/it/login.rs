@@ -1,10 +1,10 @@
 //! Login and logout.
 
-use rampart_testkit::{GOOD_PASSWORD, spawn_panel};
+use rampart_testkit::{GOOD_PASSWORD, spawn_panel_no_forced_2fa};
 
 #[tokio::test]
 async fn login_logout_and_replay_after_logout() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     panel
         .create_admin(&panel.client(), "ada", GOOD_PASSWORD)
         .await;
@@ -48,7 +48,7 @@ async fn login_logout_and_replay_after_logout() {
 
 #[tokio::test]
 async fn wrong_password_and_unknown_user_look_the_same() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     panel
         .create_admin(&panel.client(), "ada", GOOD_PASSWORD)
         .await;
@@ -72,7 +72,7 @@ async fn wrong_password_and_unknown_user_look_the_same() {
 
 #[tokio::test]
 async fn login_issues_a_new_session_id_and_ends_the_planted_one() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let victim_of_fixation = panel.client();
     panel
         .create_admin(&victim_of_fixation, "ada", GOOD_PASSWORD)
@@ -105,7 +105,7 @@ async fn login_issues_a_new_session_id_and_ends_the_planted_one() {
 
 #[tokio::test]
 async fn session_cookie_attributes() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let browser = panel.client();
     let login_page = browser.get("/login").await;
     let csrf_cookie = login_page.set_cookie("rampart_csrf").unwrap();

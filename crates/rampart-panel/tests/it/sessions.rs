@@ -1,10 +1,10 @@
 //! Idle timeout and absolute lifetime (SPEC R11), with the injected clock.
 
-use rampart_testkit::{GOOD_PASSWORD, spawn_panel};
+use rampart_testkit::{GOOD_PASSWORD, spawn_panel_no_forced_2fa};
 
 #[tokio::test]
 async fn idle_session_expires_after_thirty_minutes() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let browser = panel.client();
     panel.create_admin(&browser, "ada", GOOD_PASSWORD).await;
     panel.clock.advance(29 * 60);
@@ -39,7 +39,7 @@ async fn idle_session_expires_after_thirty_minutes() {
 
 #[tokio::test]
 async fn busy_session_still_ends_after_eight_hours() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let browser = panel.client();
     panel.create_admin(&browser, "ada", GOOD_PASSWORD).await;
     for _ in 0..(8 * 60 / 20 - 1) {

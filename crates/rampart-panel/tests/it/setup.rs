@@ -1,10 +1,10 @@
 //! First-admin setup (SPEC R1) over real HTTP.
 
-use rampart_testkit::{GOOD_PASSWORD, spawn_panel};
+use rampart_testkit::{GOOD_PASSWORD, spawn_panel_no_forced_2fa};
 
 #[tokio::test]
 async fn setup_creates_admin_signs_in_and_then_is_gone() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let browser = panel.client();
     panel.create_admin(&browser, "ada", GOOD_PASSWORD).await;
     assert!(browser.cookie("rampart_session").is_some());
@@ -21,7 +21,7 @@ async fn setup_creates_admin_signs_in_and_then_is_gone() {
 
 #[tokio::test]
 async fn setup_token_is_single_use() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let first = panel.client();
     let second = panel.client();
     let page1 = first.get(&panel.setup_path()).await;
@@ -71,7 +71,7 @@ async fn setup_token_is_single_use() {
 
 #[tokio::test]
 async fn setup_token_expires_after_one_hour() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let browser = panel.client();
     let page = browser.get(&panel.setup_path()).await;
     assert_eq!(page.status, 200);
@@ -106,7 +106,7 @@ async fn setup_token_expires_after_one_hour() {
 
 #[tokio::test]
 async fn wrong_or_missing_token_is_refused() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let browser = panel.client();
     let good = panel.setup_token.clone().unwrap();
     let mut flipped = good.clone().into_bytes();
@@ -138,7 +138,7 @@ async fn wrong_or_missing_token_is_refused() {
 
 #[tokio::test]
 async fn bad_username_or_password_is_a_400_that_keeps_the_token() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let browser = panel.client();
     let csrf = browser.get(&panel.setup_path()).await.csrf_token().unwrap();
     for (user, pass, hint) in [
@@ -184,7 +184,7 @@ async fn bad_username_or_password_is_a_400_that_keeps_the_token() {
 
 #[tokio::test]
 async fn there_are_no_default_accounts() {
-    let panel = spawn_panel().await;
+    let panel = spawn_panel_no_forced_2fa().await;
     let attempts = [
         ("admin", "admin"),
         ("root", "root"),

@@ -1,7 +1,7 @@
 //! The store, on every engine (SQLite; PostgreSQL when reachable).
 
-use rampart_core::{Role, SecretToken, UnixTime, Username, random::OsRandom};
-use rampart_panel::store::{NewSession, NewUser, StoreError};
+use rampart_core::{Role, RoleName, SecretToken, UnixTime, Username, random::OsRandom};
+use rampart_panel::store::{NewSession, NewUser, SessionStage, StoreError};
 
 fn user(name: &str) -> Username {
     Username::parse(name).unwrap()
@@ -16,7 +16,7 @@ async fn users_are_unique_and_found_by_name() {
         let new = NewUser {
             username: &ada,
             password_hash: "$argon2id$fake",
-            role: Role::Viewer,
+            role: &RoleName::from(Role::Viewer),
             created_at: UnixTime(10),
         };
         let id = store.create_user(&new).await.unwrap();
@@ -27,7 +27,7 @@ async fn users_are_unique_and_found_by_name() {
         );
         let found = store.find_user_by_username(&ada).await.unwrap().unwrap();
         assert_eq!(found.id, id, "{engine}");
-        assert_eq!(found.role, Role::Viewer, "{engine}");
+        assert_eq!(found.role, RoleName::from(Role::Viewer), "{engine}");
         assert_eq!(found.created_at, UnixTime(10), "{engine}");
         assert!(
             store
@@ -79,7 +79,7 @@ async fn setup_token_is_single_use_expiring_and_replaced() {
         let admin = NewUser {
             username: &root,
             password_hash: "$argon2id$fake",
-            role: Role::Admin,
+            role: &RoleName::from(Role::Admin),
             created_at: UnixTime(150),
         };
         assert!(
@@ -135,7 +135,7 @@ async fn creating_an_admin_closes_setup() {
             .create_user(&NewUser {
                 username: &name,
                 password_hash: "$argon2id$fake",
-                role: Role::Admin,
+                role: &RoleName::from(Role::Admin),
                 created_at: UnixTime(1),
             })
             .await
@@ -157,7 +157,7 @@ async fn sessions_round_trip_touch_delete_and_purge() {
             .create_user(&NewUser {
                 username: &name,
                 password_hash: "$argon2id$fake",
-                role: Role::Operator,
+                role: &RoleName::from(Role::Operator),
                 created_at: UnixTime(1),
             })
             .await
@@ -168,6 +168,8 @@ async fn sessions_round_trip_touch_delete_and_purge() {
             store
                 .create_session(&NewSession {
                     id_hash: hash,
+                    public_id: &hash.as_str()[..16],
+                    stage: SessionStage::Full,
                     user_id: uid,
                     now: UnixTime(100),
                     expires_at: UnixTime(expires),
@@ -226,6 +228,8 @@ async fn foreign_keys_are_enforced() {
         let orphan = store
             .create_session(&NewSession {
                 id_hash: &SecretToken::generate(&OsRandom).hash(),
+                public_id: "orphan",
+                stage: SessionStage::Full,
                 user_id: rampart_core::UserId(4242),
                 now: UnixTime(1),
                 expires_at: UnixTime(2),
@@ -252,7 +256,7 @@ async fn sqlite_store_is_one_file_in_wal_mode() {
         .create_user(&NewUser {
             username: &name,
             password_hash: "$argon2id$fake",
-            role: Role::Viewer,
+            role: &RoleName::from(Role::Viewer),
             created_at: UnixTime(1),
         })
         .await

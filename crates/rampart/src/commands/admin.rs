@@ -1,21 +1,97 @@
-//! `rampart admin …`: break-glass commands run directly on the store.
+//! `rampart admin …`: break-glass commands run directly on the store. Each
+//! change is recorded in the audit log with actor `cli`.
 
 use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use rampart_core::{Password, Role, Username};
-use rampart_panel::auth::AuthError;
-use rampart_panel::store::StoreError;
+use rampart_core::{RoleName, UserId, Username};
+use rampart_panel::Services;
+use rampart_panel::audit::{AuditNote, EventType};
+use rampart_panel::auth::AdminError;
+use rampart_panel::store::AdminGuard;
 
 use super::serve::{open_store, services};
 use crate::cli::{AdminCommand, CreateUserArgs};
 use crate::config::Config;
 
 pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
-    match command {
-        AdminCommand::CreateUser(args) => create_user(config, args).await,
+    // Validate arguments before touching the store.
+    if let AdminCommand::CreateUser(args) = &command {
+        Username::parse(&args.username).context("invalid --username")?;
+        RoleName::parse(&args.role).context("invalid --role")?;
     }
+    let password = match &command {
+        AdminCommand::CreateUser(args) => {
+            let text = read_password(&args.password_file)?;
+            let username = args.username.as_str();
+            config
+                .password_policy
+                .check(&text, username)
+                .context("password refused")?;
+            Some(text)
+        }
+        _ => None,
+    };
+    let store = open_store(&config).await?;
+    let services = services(&config, store)?;
+    match command {
+        AdminCommand::CreateUser(args) => create_user(&services, args, password.unwrap_or_default()).await,
+        AdminCommand::Reset2fa { username } => {
+            let id = find(&services, &username).await?;
+            services.reset_2fa_unchecked(id).await?;
+            record(&services, "user.reset_2fa", id).await?;
+            println!("two-factor authentication removed for {username}; their sessions ended");
+            Ok(())
+        }
+        AdminCommand::DisableUser { username } => {
+            let id = find(&services, &username).await?;
+            match services.store.set_user_active(id, false).await? {
+                AdminGuard::Done => {}
+                AdminGuard::LastAdmin => bail!("{username} is the last active admin; create another admin first"),
+                AdminGuard::NotFound => bail!("no user named {username}"),
+            }
+            record(&services, "user.deactivate", id).await?;
+            println!("{username} deactivated; their sessions ended");
+            Ok(())
+        }
+        AdminCommand::RevokeSessions { all, username } => {
+            let n = if all {
+                let n = services.store.delete_all_sessions().await?;
+                services
+                    .record_event("cli", AuditNote::new(EventType::Security, "sessions.revoke_all").extra("count", &n), "success")
+                    .await?;
+                n
+            } else {
+                let name = username.unwrap_or_default();
+                let id = find(&services, &name).await?;
+                let n = services.store.delete_user_sessions(id).await?;
+                record(&services, "sessions.revoke", id).await?;
+                n
+            };
+            println!("{n} session(s) ended");
+            Ok(())
+        }
+    }
+}
+
+async fn find(services: &Services, username: &str) -> anyhow::Result<UserId> {
+    let name = Username::parse(username).context("invalid --username")?;
+    match services.store.find_user_by_username(&name).await? {
+        Some(u) => Ok(u.id),
+        None => bail!("no user named {username}"),
+    }
+}
+
+async fn record(services: &Services, action: &'static str, id: UserId) -> anyhow::Result<()> {
+    services
+        .record_event(
+            "cli",
+            AuditNote::new(EventType::Security, action).target(format!("user:{id}")),
+            "success",
+        )
+        .await?;
+    Ok(())
 }
 
 fn read_password(path: &Path) -> anyhow::Result<String> {
@@ -35,23 +111,26 @@ fn read_password(path: &Path) -> anyhow::Result<String> {
     Ok(text.to_owned())
 }
 
-async fn create_user(config: Config, args: CreateUserArgs) -> anyhow::Result<()> {
+async fn create_user(services: &Services, args: CreateUserArgs, password: String) -> anyhow::Result<()> {
     let username = Username::parse(&args.username).context("invalid --username")?;
-    let role = Role::parse(&args.role).context("invalid --role")?;
-    let password_text = read_password(&args.password_file)?;
-    let password =
-        Password::parse_new(&password_text, username.as_str()).context("password refused")?;
-    let store = open_store(&config).await?;
-    let services = services(&config, store)?;
-    let id = match services.create_user(&username, &password, role).await {
+    let role = RoleName::parse(&args.role).context("invalid --role")?;
+    let id = match services.create_user_unchecked(&username, &password, &role).await {
         Ok(id) => id,
-        Err(AuthError::Store(StoreError::UsernameTaken)) => {
-            bail!("a user named {username} already exists")
-        }
+        Err(AdminError::UsernameTaken) => bail!("a user named {username} already exists"),
+        Err(AdminError::UnknownRole) => bail!("invalid --role: no role named {role}"),
         Err(e) => return Err(e).context("cannot create the user"),
     };
-    let out =
-        serde_json::json!({ "id": id.0, "username": username.as_str(), "role": role.as_str() });
+    services
+        .record_event(
+            "cli",
+            AuditNote::new(EventType::Audit, "user.create")
+                .target(format!("user:{id}"))
+                .extra("username", &username)
+                .extra("role", &role),
+            "success",
+        )
+        .await?;
+    let out = serde_json::json!({ "id": id.0, "username": username.as_str(), "role": role.as_str() });
     println!("{out}");
     Ok(())
 }

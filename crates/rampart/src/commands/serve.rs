@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::Config;
 
-/// How often expired sessions are purged from the store.
+/// How often expired sessions and audit records past retention are purged.
 const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -38,6 +38,11 @@ pub fn services(config: &Config, store: Store) -> anyhow::Result<Arc<Services>> 
         https: config.https(),
         session_idle_secs: config.session_idle_secs,
         session_lifetime_secs: config.session_lifetime_secs,
+        trusted_proxies: config.trusted_proxies.clone(),
+        require_2fa_for: config.require_2fa_for.clone(),
+        password_policy: config.password_policy.clone(),
+        login_limits: config.login_limits.clone(),
+        audit_retention_days: config.audit_retention_days,
         ..PanelSettings::default()
     };
     let services = Services::new(store, Arc::new(SystemClock), Arc::new(OsRandom), settings)
@@ -75,6 +80,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             let now = purger.clock.now();
             if let Err(e) = purger.store.purge_expired_sessions(now).await {
                 tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+            match purger.apply_audit_retention().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(records = n, "pruned audit records past retention"),
+                Err(e) => tracing::warn!(error = %e, "audit retention failed"),
             }
         }
     });

@@ -3,16 +3,15 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::chrome;
 use super::pages::{DashboardPage, render};
 use crate::web::session::SignedIn;
 
-pub async fn show(SignedIn(session): SignedIn) -> Response {
+pub async fn show(signed_in: SignedIn) -> Response {
     render(
         StatusCode::OK,
         &DashboardPage {
-            csrf: &session.csrf_token(),
-            username: session.user.username.as_str(),
-            role: session.user.role.as_str(),
+            chrome: chrome(&signed_in.session, Some(&signed_in.principal), "dashboard"),
         },
     )
 }

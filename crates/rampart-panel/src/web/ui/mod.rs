@@ -1,8 +1,29 @@
 //! Server-rendered pages (askama templates in `templates/`, one CSS and one
 //! JS file in `assets/`).
 
+pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod dashboard;
 pub mod login;
 pub mod pages;
 pub mod setup;
+
+use rampart_core::{Principal, Resource, Scope, authorize};
+
+use crate::auth::ActiveSession;
+use pages::Chrome;
+
+/// The frame of a signed-in page for this session.
+pub fn chrome(session: &ActiveSession, principal: Option<&Principal>, current: &'static str) -> Chrome {
+    let can = |scope| principal.is_some_and(|p| authorize(p, scope, Resource::Global).is_some());
+    Chrome {
+        username: session.user.username.to_string(),
+        role: session.user.role.to_string(),
+        csrf: session.csrf_token(),
+        nav_users: can(Scope::UsersView),
+        nav_roles: can(Scope::Admin),
+        nav_audit: can(Scope::AuditView),
+        current,
+    }
+}

@@ -42,6 +42,165 @@ fn v() -> &'static str {
     assets::version()
 }
 
+/// What every signed-in page shows around its content: who is signed in,
+/// the logout token, and which navigation entries their scopes open.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    pub username: String,
+    pub role: String,
+    pub csrf: String,
+    pub nav_users: bool,
+    pub nav_roles: bool,
+    pub nav_audit: bool,
+    /// Which entry is current: "dashboard", "account", "users", "roles", "audit".
+    pub current: &'static str,
+}
+
+macro_rules! app_page {
+    ($name:ident, $file:literal { $($field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(Template)]
+        #[template(path = $file)]
+        pub struct $name {
+            pub chrome: Chrome,
+            $(pub $field: $ty,)*
+        }
+
+        impl $name {
+            fn v(&self) -> &'static str {
+                v()
+            }
+        }
+    };
+}
+
+/// Text for a flash message area.
+#[derive(Debug, Clone, Default)]
+pub struct Flash {
+    pub error: Option<String>,
+    pub notice: Option<String>,
+}
+
+impl Flash {
+    pub fn error(msg: impl Into<String>) -> Flash {
+        Flash { error: Some(msg.into()), notice: None }
+    }
+
+    pub fn notice(msg: impl Into<String>) -> Flash {
+        Flash { error: None, notice: Some(msg.into()) }
+    }
+}
+
+app_page!(DashboardPage, "dashboard.html" {});
+
+/// The 2FA part of the security page.
+#[derive(Debug, Clone)]
+pub enum TotpState {
+    Enabled { recovery_left: i64 },
+    Enrolling { secret: String, qr_svg: String, uri: String },
+}
+
+app_page!(SecurityPage, "account_security.html" {
+    totp: TotpState,
+    must_enroll: bool,
+    flash: Flash,
+});
+
+app_page!(RecoveryCodesPage, "recovery_codes.html" { codes: Vec<String> });
+
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub public_id: String,
+    pub created: String,
+    pub last_seen: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub current: bool,
+}
+
+app_page!(SessionsPage, "account_sessions.html" { sessions: Vec<SessionRow>, flash: Flash });
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub role: String,
+    pub active: bool,
+    pub totp: bool,
+    pub created: String,
+}
+
+app_page!(UsersPage, "admin_users.html" {
+    users: Vec<UserRow>,
+    roles: Vec<String>,
+    can_edit: bool,
+    flash: Flash,
+});
+
+app_page!(UserPage, "admin_user.html" {
+    user: UserRow,
+    roles: Vec<String>,
+    can_edit: bool,
+    flash: Flash,
+});
+
+#[derive(Debug, Clone)]
+pub struct RoleRow {
+    pub name: String,
+    pub scopes: Vec<&'static str>,
+    pub builtin: bool,
+}
+
+app_page!(RolesPage, "admin_roles.html" {
+    roles: Vec<RoleRow>,
+    all_scopes: Vec<&'static str>,
+    flash: Flash,
+});
+
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub id: i64,
+    pub at: String,
+    pub event_type: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub result: String,
+    pub ip: String,
+    pub request_id: String,
+    pub extra: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilters {
+    pub actor: String,
+    pub event_type: String,
+    pub target: String,
+    pub since: String,
+    pub until: String,
+}
+
+app_page!(AuditPage, "admin_audit.html" {
+    rows: Vec<AuditRow>,
+    filters: AuditFilters,
+    event_types: Vec<&'static str>,
+    next_before: Option<i64>,
+    next_query: String,
+    flash: Flash,
+});
+
+#[derive(Template)]
+#[template(path = "login_2fa.html")]
+pub struct SecondFactorPage<'a> {
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+}
+
+impl SecondFactorPage<'_> {
+    fn v(&self) -> &'static str {
+        v()
+    }
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
@@ -67,20 +226,6 @@ pub struct SetupPage<'a> {
 }
 
 impl SetupPage<'_> {
-    fn v(&self) -> &'static str {
-        v()
-    }
-}
-
-#[derive(Template)]
-#[template(path = "dashboard.html")]
-pub struct DashboardPage<'a> {
-    pub csrf: &'a str,
-    pub username: &'a str,
-    pub role: &'a str,
-}
-
-impl DashboardPage<'_> {
     fn v(&self) -> &'static str {
         v()
     }

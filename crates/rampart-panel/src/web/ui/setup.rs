@@ -6,13 +6,15 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use rampart_core::{Password, Username};
+use rampart_core::Username;
 use serde::Deserialize;
 
-use super::login::signed_in_response;
+use super::login::session_response;
 use super::pages::{NoticePage, SetupPage, render};
 use crate::Services;
 use crate::auth::{SetupLink, SetupOutcome};
+use crate::audit::{AuditNote, EventType};
+use crate::store::SessionStage;
 use crate::web::client::Client;
 use crate::web::{WebError, csrf};
 
@@ -135,7 +137,7 @@ pub async fn submit(
     {
         return again("The two passwords differ.");
     }
-    let password = match Password::parse_new(&form.password, username.as_str()) {
+    let password = match services.settings.password_policy.check(&form.password, username.as_str()) {
         Ok(p) => p,
         Err(e) => return again(&e.to_string()),
     };
@@ -145,7 +147,13 @@ pub async fn submit(
     {
         SetupOutcome::Created(id) => {
             tracing::info!(user_id = %id, "first admin created");
-            signed_in_response(&services, &headers, id, &client).await
+            let mut res = session_response(&services, &headers, id, SessionStage::Full, &client, "/").await?;
+            res.extensions_mut().insert(
+                AuditNote::new(EventType::Security, "setup.first_admin")
+                    .actor(format!("user:{id}:{username}"))
+                    .target(format!("user:{id}")),
+            );
+            Ok(res)
         }
         SetupOutcome::Link(link) => refuse(link).unwrap_or_else(|| Ok(invalid_link())),
     }

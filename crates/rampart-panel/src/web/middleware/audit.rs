@@ -1,0 +1,86 @@
+//! The audit layer (SPEC R100): the one place audit records are written.
+//!
+//! Every state-changing request (any method but GET, HEAD, OPTIONS) gets a
+//! record, whatever its outcome; any other request gets one when its
+//! response carries an [`AuditNote`] (authentication events, authorization
+//! denials, internal errors). Handlers describe; this layer adds when, who
+//! (from the session extractor's [`ActorSlot`]), from where, the request id
+//! and the result, and appends to the hash chain.
+
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::request_context::RequestId;
+use crate::Services;
+use crate::audit::{AuditBody, AuditNote, EventType};
+use crate::web::client::client_info;
+use crate::web::session::ActorSlot;
+
+fn default_type(status: StatusCode) -> EventType {
+    match status.as_u16() {
+        401 | 403 => EventType::AuthzDenied,
+        429 => EventType::Suspicious,
+        s if s >= 500 => EventType::Error,
+        _ => EventType::Audit,
+    }
+}
+
+fn result_of(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200..=399 => "success",
+        401 | 403 | 404 => "denied",
+        429 => "limited",
+        400..=499 => "rejected",
+        _ => "error",
+    }
+}
+
+pub async fn audit(State(services): State<Arc<Services>>, mut req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        // Our route template, never the raw (user-typed) path.
+        .unwrap_or_else(|| "(no route)".to_owned());
+    let client = client_info(req.extensions(), req.headers(), &services.settings.trusted_proxies);
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let slot = ActorSlot::default();
+    req.extensions_mut().insert(slot.clone());
+
+    let res = next.run(req).await;
+
+    let note = res.extensions().get::<AuditNote>().cloned();
+    let mutating = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if note.is_none() && !mutating {
+        return res;
+    }
+    let status = res.status();
+    let (event_type, action, target, actor, extra) = match note {
+        Some(n) => (n.event_type, n.action.to_owned(), n.target, n.actor, n.extra),
+        None => (default_type(status), format!("{method} {route}"), None, None, Default::default()),
+    };
+    let extra = extra.with("status", &u64::from(status.as_u16()));
+    let body = AuditBody {
+        at: services.clock.now().0,
+        event_type: event_type.as_str().to_owned(),
+        actor: actor
+            .or_else(|| slot.get())
+            .unwrap_or_else(|| "anonymous".to_owned()),
+        action,
+        target,
+        result: result_of(status).to_owned(),
+        ip: client.ip,
+        user_agent: client.user_agent,
+        request_id,
+        extra: extra.to_canonical(),
+    };
+    if let Err(e) = services.store.append_audit(&body).await {
+        tracing::error!(error = %crate::web::error_chain(&e), action = %body.action, "audit record could not be written");
+    }
+    res
+}
