@@ -140,10 +140,22 @@ mod tests {
     #[test]
     fn formats_and_parses_utc_dates() {
         assert_eq!(UnixTime(0).to_utc_string(), "1970-01-01 00:00:00 UTC");
-        assert_eq!(UnixTime(1_800_000_000).to_utc_string(), "2027-01-15 08:00:00 UTC");
-        assert_eq!(UnixTime(951_782_400).to_utc_string(), "2000-02-29 00:00:00 UTC");
-        assert_eq!(UnixTime::parse_date("2027-01-15"), Some(UnixTime(1_799_971_200)));
-        assert_eq!(UnixTime::parse_date("2000-02-29"), Some(UnixTime(951_782_400)));
+        assert_eq!(
+            UnixTime(1_800_000_000).to_utc_string(),
+            "2027-01-15 08:00:00 UTC"
+        );
+        assert_eq!(
+            UnixTime(951_782_400).to_utc_string(),
+            "2000-02-29 00:00:00 UTC"
+        );
+        assert_eq!(
+            UnixTime::parse_date("2027-01-15"),
+            Some(UnixTime(1_799_971_200))
+        );
+        assert_eq!(
+            UnixTime::parse_date("2000-02-29"),
+            Some(UnixTime(951_782_400))
+        );
         for bad in ["2021-02-30", "2021-13-01", "x", "2021-1", ""] {
             assert_eq!(UnixTime::parse_date(bad), None, "{bad}");
         }

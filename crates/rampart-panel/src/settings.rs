@@ -15,8 +15,14 @@ pub struct LoginLimits {
 impl Default for LoginLimits {
     fn default() -> Self {
         LoginLimits {
-            per_ip: Limit { max: 5, window_secs: 60 },
-            per_account: Limit { max: 10, window_secs: 15 * 60 },
+            per_ip: Limit {
+                max: 5,
+                window_secs: 60,
+            },
+            per_account: Limit {
+                max: 10,
+                window_secs: 15 * 60,
+            },
         }
     }
 }

@@ -121,27 +121,17 @@ impl TestPanel {
         assert_eq!(done.location(), Some("/"));
     }
 
-    /// Enrols the signed-in `client` in TOTP through the security page, as a
-    /// person with an authenticator app would; returns the secret and the
-    /// recovery codes shown once.
+    /// Enrols the signed-in `client` in TOTP (see [`enroll_totp`]).
     pub async fn enroll_totp(&self, client: &TestClient) -> (TotpSecret, Vec<String>) {
-        let page = client.get("/account/security").await;
-        assert_eq!(page.status, 200, "security page: {}", page.body);
-        let secret_text = page.element_text("id=\"totp-secret\"").expect("secret on the page");
-        let secret = TotpSecret::from_base32(&secret_text).expect("base32 secret");
-        let csrf = page.csrf_token().expect("csrf");
-        let code = secret.code_at_step(totp::step_of(self.clock.now()));
-        let done = client
-            .post_form("/account/security/totp/confirm", &[("code", &code), ("csrf_token", &csrf)])
-            .await;
-        assert_eq!(done.status, 200, "confirm: {}", done.body);
-        let codes = done.elements_text("class=\"recovery-code\"");
-        assert_eq!(codes.len(), 10, "ten recovery codes shown");
-        (secret, codes)
+        enroll_totp(client, self.clock.now()).await
     }
 
     /// Passes the second step with `code`; returns the response.
-    pub async fn submit_second_factor(&self, client: &TestClient, code: &str) -> crate::TestResponse {
+    pub async fn submit_second_factor(
+        &self,
+        client: &TestClient,
+        code: &str,
+    ) -> crate::TestResponse {
         let page = client.get("/login/2fa").await;
         let csrf = page.csrf_token().expect("csrf token on the 2FA page");
         client
@@ -174,4 +164,28 @@ impl TestPanel {
             )
             .await
     }
+}
+
+/// Enrols the signed-in `client` in TOTP through the security page, as a
+/// person with an authenticator app would, at time `now`; returns the
+/// secret and the recovery codes shown once.
+pub async fn enroll_totp(client: &TestClient, now: UnixTime) -> (TotpSecret, Vec<String>) {
+    let page = client.get("/account/security").await;
+    assert_eq!(page.status, 200, "security page: {}", page.body);
+    let secret_text = page
+        .element_text("id=\"totp-secret\"")
+        .expect("secret on the page");
+    let secret = TotpSecret::from_base32(&secret_text).expect("base32 secret");
+    let csrf = page.csrf_token().expect("csrf");
+    let code = secret.code_at_step(totp::step_of(now));
+    let done = client
+        .post_form(
+            "/account/security/totp/confirm",
+            &[("code", &code), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(done.status, 200, "confirm: {}", done.body);
+    let codes = done.elements_text("class=\"recovery-code\"");
+    assert_eq!(codes.len(), 10, "ten recovery codes shown");
+    (secret, codes)
 }

@@ -65,7 +65,13 @@ pub struct GlobalArgs {
     pub behind_proxy: bool,
 
     /// Reverse proxies whose X-Forwarded-For is believed (addresses or CIDR networks, comma-separated).
-    #[arg(long, global = true, env = "RAMPART_TRUSTED_PROXIES", value_name = "NETS", value_delimiter = ',')]
+    #[arg(
+        long,
+        global = true,
+        env = "RAMPART_TRUSTED_PROXIES",
+        value_name = "NETS",
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Option<Vec<String>>,
 
     /// Log format on stderr [default: text].
@@ -122,7 +128,11 @@ pub enum AdminCommand {
     },
     /// End sessions: every session of every user with --all, or one user's with --username.
     RevokeSessions {
-        #[arg(long, conflicts_with = "username", required_unless_present = "username")]
+        #[arg(
+            long,
+            conflicts_with = "username",
+            required_unless_present = "username"
+        )]
         all: bool,
         #[arg(long)]
         username: Option<String>,

@@ -186,7 +186,9 @@ impl Config {
             .require_2fa_for
             .unwrap_or_else(|| vec!["admin".to_owned()])
             .iter()
-            .map(|r| RoleName::parse(r).map_err(|e| anyhow::anyhow!("auth.require_2fa_for: {r:?}: {e}")))
+            .map(|r| {
+                RoleName::parse(r).map_err(|e| anyhow::anyhow!("auth.require_2fa_for: {r:?}: {e}"))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mut password_policy = PasswordPolicy::default();
         if let Some(min) = file.auth.password_min_length {
@@ -200,10 +202,16 @@ impl Config {
         }
         let mut login_limits = LoginLimits::default();
         if let Some(n) = file.auth.ip_failures_per_minute {
-            login_limits.per_ip = Limit { max: n.max(1), window_secs: 60 };
+            login_limits.per_ip = Limit {
+                max: n.max(1),
+                window_secs: 60,
+            };
         }
         if let Some(n) = file.auth.account_failures_per_15_minutes {
-            login_limits.per_account = Limit { max: n.max(1), window_secs: 900 };
+            login_limits.per_account = Limit {
+                max: n.max(1),
+                window_secs: 900,
+            };
         }
         let audit_retention_days = i64::from(file.audit.retention_days.unwrap_or(90));
         if audit_retention_days < 1 {
@@ -308,8 +316,20 @@ mod tests {
         assert!(c.password_policy.require_character_classes);
         assert_eq!(c.login_limits.per_ip.max, 3);
         assert_eq!(c.audit_retention_days, 30);
-        assert!(Config::layer(&GlobalArgs::default(), file("trusted_proxies = [\"nonsense\"]").unwrap()).is_err());
-        assert!(Config::layer(&GlobalArgs::default(), file("[auth]\npassword_min_length = 4").unwrap()).is_err());
+        assert!(
+            Config::layer(
+                &GlobalArgs::default(),
+                file("trusted_proxies = [\"nonsense\"]").unwrap()
+            )
+            .is_err()
+        );
+        assert!(
+            Config::layer(
+                &GlobalArgs::default(),
+                file("[auth]\npassword_min_length = 4").unwrap()
+            )
+            .is_err()
+        );
         assert!(file("[auth]\nrequire_2fa = []").is_err());
     }
 

@@ -2,7 +2,9 @@
 //! implement [`AuditValue`] can be recorded, and every secret type records
 //! as `"[redacted]"` by its type, not by searching strings.
 
-use rampart_core::{Password, RecoveryCode, Role, RoleName, Scope, SecretToken, TotpSecret, UserId, Username};
+use rampart_core::{
+    Password, RecoveryCode, Role, RoleName, Scope, SecretToken, TotpSecret, UserId, Username,
+};
 use serde_json::{Map, Value};
 
 /// A value that may appear in an audit record.
@@ -96,7 +98,11 @@ mod tests {
             .with("totp", &totp)
             .with("user", &UserId(3));
         let json = extra.to_canonical();
-        assert!(!json.contains("horse") && !json.contains(token.expose()) && !json.contains(&totp.to_base32()));
+        assert!(
+            !json.contains("horse")
+                && !json.contains(token.expose())
+                && !json.contains(&totp.to_base32())
+        );
         assert_eq!(
             json,
             r#"{"password":"[redacted]","token":"[redacted]","totp":"[redacted]","user":3}"#

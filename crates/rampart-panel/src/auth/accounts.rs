@@ -2,7 +2,9 @@
 //! capability, which only a successful authorization check produces, and
 //! check that it is for the right scope.
 
-use rampart_core::{Granted, PasswordError, Resource, Role, RoleName, Scope, ScopeSet, UserId, Username};
+use rampart_core::{
+    Granted, PasswordError, Resource, Role, RoleName, Scope, ScopeSet, UserId, Username,
+};
 
 use super::{ActiveSession, AuthError};
 use crate::Services;
@@ -82,12 +84,22 @@ impl Services {
         new: &str,
     ) -> Result<(), PasswordChangeError> {
         let user = &session.user;
-        if !self.hasher.verify(Some(user.password_hash.as_str()), current).await? {
+        if !self
+            .hasher
+            .verify(Some(user.password_hash.as_str()), current)
+            .await?
+        {
             return Err(PasswordChangeError::WrongCurrent);
         }
-        let password = self.settings.password_policy.check(new, user.username.as_str())?;
+        let password = self
+            .settings
+            .password_policy
+            .check(new, user.username.as_str())?;
         let hash = self.hasher.hash(&password, self.rng.as_ref()).await?;
-        self.store.set_password_hash(user.id, &hash).await.map_err(AuthError::from)?;
+        self.store
+            .set_password_hash(user.id, &hash)
+            .await
+            .map_err(AuthError::from)?;
         self.store
             .delete_other_sessions(user.id, &session.token.hash())
             .await
@@ -123,7 +135,10 @@ impl Services {
         if !self.role_exists(role).await? {
             return Err(AdminError::UnknownRole);
         }
-        let password = self.settings.password_policy.check(password, username.as_str())?;
+        let password = self
+            .settings
+            .password_policy
+            .check(password, username.as_str())?;
         let hash = self.hasher.hash(&password, self.rng.as_ref()).await?;
         Ok(self
             .store
@@ -136,7 +151,12 @@ impl Services {
             .await?)
     }
 
-    pub async fn admin_set_role(&self, granted: &Granted, user: UserId, role: &RoleName) -> Result<(), AdminError> {
+    pub async fn admin_set_role(
+        &self,
+        granted: &Granted,
+        user: UserId,
+        role: &RoleName,
+    ) -> Result<(), AdminError> {
         expect(granted, Scope::UsersEdit, Resource::User(user))?;
         if !self.role_exists(role).await? {
             return Err(AdminError::UnknownRole);
@@ -148,37 +168,69 @@ impl Services {
     }
 
     /// Deactivating ends the user's sessions at once (same transaction).
-    pub async fn admin_set_active(&self, granted: &Granted, user: UserId, active: bool) -> Result<(), AdminError> {
+    pub async fn admin_set_active(
+        &self,
+        granted: &Granted,
+        user: UserId,
+        active: bool,
+    ) -> Result<(), AdminError> {
         expect(granted, Scope::UsersEdit, Resource::User(user))?;
         guard(self.store.set_user_active(user, active).await?)
     }
 
-    pub async fn admin_delete_user(&self, granted: &Granted, user: UserId) -> Result<(), AdminError> {
+    pub async fn admin_delete_user(
+        &self,
+        granted: &Granted,
+        user: UserId,
+    ) -> Result<(), AdminError> {
         expect(granted, Scope::UsersEdit, Resource::User(user))?;
         guard(self.store.delete_user(user).await?)
     }
 
     /// Sets a new password for another user and ends their sessions.
-    pub async fn admin_reset_password(&self, granted: &Granted, user: UserId, new: &str) -> Result<(), AdminError> {
+    pub async fn admin_reset_password(
+        &self,
+        granted: &Granted,
+        user: UserId,
+        new: &str,
+    ) -> Result<(), AdminError> {
         expect(granted, Scope::UsersEdit, Resource::User(user))?;
-        let record = self.store.get_user(user).await?.ok_or(AdminError::NotFound)?;
-        let password = self.settings.password_policy.check(new, record.username.as_str())?;
+        let record = self
+            .store
+            .get_user(user)
+            .await?
+            .ok_or(AdminError::NotFound)?;
+        let password = self
+            .settings
+            .password_policy
+            .check(new, record.username.as_str())?;
         let hash = self.hasher.hash(&password, self.rng.as_ref()).await?;
         self.store.set_password_hash(user, &hash).await?;
         self.store.delete_user_sessions(user).await?;
         Ok(())
     }
 
-    pub async fn admin_create_role(&self, granted: &Granted, name: &RoleName, scopes: ScopeSet) -> Result<(), AdminError> {
+    pub async fn admin_create_role(
+        &self,
+        granted: &Granted,
+        name: &RoleName,
+        scopes: ScopeSet,
+    ) -> Result<(), AdminError> {
         expect(granted, Scope::Admin, Resource::Global)?;
         if name.builtin().is_some() {
             return Err(AdminError::BuiltinRole);
         }
-        self.store.create_role(name, scopes, self.clock.now()).await?;
+        self.store
+            .create_role(name, scopes, self.clock.now())
+            .await?;
         Ok(())
     }
 
-    pub async fn admin_delete_role(&self, granted: &Granted, name: &RoleName) -> Result<(), AdminError> {
+    pub async fn admin_delete_role(
+        &self,
+        granted: &Granted,
+        name: &RoleName,
+    ) -> Result<(), AdminError> {
         expect(granted, Scope::Admin, Resource::Global)?;
         if name.builtin().is_some() {
             return Err(AdminError::BuiltinRole);

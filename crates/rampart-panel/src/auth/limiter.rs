@@ -45,7 +45,10 @@ impl InMemoryLimiter {
 }
 
 fn prune(times: &mut VecDeque<i64>, limit: Limit, now: UnixTime) {
-    while times.front().is_some_and(|t| now.0 - t >= limit.window_secs) {
+    while times
+        .front()
+        .is_some_and(|t| now.0 - t >= limit.window_secs)
+    {
         times.pop_front();
     }
 }
@@ -95,7 +98,10 @@ impl KeyedLimiter for InMemoryLimiter {
 mod tests {
     use super::*;
 
-    const FIVE_PER_MINUTE: Limit = Limit { max: 5, window_secs: 60 };
+    const FIVE_PER_MINUTE: Limit = Limit {
+        max: 5,
+        window_secs: 60,
+    };
 
     #[test]
     fn blocks_after_max_failures_until_the_window_passes() {
@@ -106,9 +112,17 @@ mod tests {
             l.record_failure("ip:a", FIVE_PER_MINUTE, UnixTime(t0.0 + i));
         }
         assert_eq!(l.check("ip:a", FIVE_PER_MINUTE, UnixTime(1005)), Err(55));
-        assert_eq!(l.check("ip:b", FIVE_PER_MINUTE, UnixTime(1005)), Ok(()), "keys are separate");
+        assert_eq!(
+            l.check("ip:b", FIVE_PER_MINUTE, UnixTime(1005)),
+            Ok(()),
+            "keys are separate"
+        );
         assert_eq!(l.check("ip:a", FIVE_PER_MINUTE, UnixTime(1059)), Err(1));
-        assert_eq!(l.check("ip:a", FIVE_PER_MINUTE, UnixTime(1060)), Ok(()), "first failure aged out");
+        assert_eq!(
+            l.check("ip:a", FIVE_PER_MINUTE, UnixTime(1060)),
+            Ok(()),
+            "first failure aged out"
+        );
     }
 
     #[test]

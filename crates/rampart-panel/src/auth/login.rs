@@ -53,7 +53,8 @@ impl Services {
                 if let Some(k) = &ip_key {
                     self.limiter.record_failure(k, limits.per_ip, now);
                 }
-                self.limiter.record_failure(&acct_key, limits.per_account, now);
+                self.limiter
+                    .record_failure(&acct_key, limits.per_account, now);
                 return Ok(LoginOutcome::Failed);
             }
         };
@@ -69,10 +70,14 @@ impl Services {
         let now = self.clock.now();
         let limits = &self.settings.login_limits;
         if let Some(i) = ip {
-            self.limiter.record_failure(&format!("ip:{i}"), limits.per_ip, now);
+            self.limiter
+                .record_failure(&format!("ip:{i}"), limits.per_ip, now);
         }
-        self.limiter
-            .record_failure(&account_key(user.username.as_str()), limits.per_account, now);
+        self.limiter.record_failure(
+            &account_key(user.username.as_str()),
+            limits.per_account,
+            now,
+        );
     }
 
     /// `Err(retry_after)` when the account or IP is over its limit.
@@ -82,13 +87,20 @@ impl Services {
         if let Some(i) = ip {
             self.limiter.check(&format!("ip:{i}"), limits.per_ip, now)?;
         }
-        self.limiter
-            .check(&account_key(user.username.as_str()), limits.per_account, now)
+        self.limiter.check(
+            &account_key(user.username.as_str()),
+            limits.per_account,
+            now,
+        )
     }
 
     /// Checks a username and password. Costs the same for unknown users,
     /// malformed usernames and wrong passwords; never says which it was.
-    pub async fn check_password(&self, username: &str, password: &str) -> Result<Option<UserRecord>, AuthError> {
+    pub async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<UserRecord>, AuthError> {
         let user = match Username::parse(username) {
             Ok(name) => self.store.find_user_by_username(&name).await?,
             Err(_) => None,

@@ -31,7 +31,11 @@ impl Services {
 
     /// Turns 2FA on if `code` is valid for the pending secret; returns the
     /// recovery codes to show once.
-    pub async fn confirm_totp(&self, user: &UserRecord, code: &str) -> Result<Option<Vec<RecoveryCode>>, AuthError> {
+    pub async fn confirm_totp(
+        &self,
+        user: &UserRecord,
+        code: &str,
+    ) -> Result<Option<Vec<RecoveryCode>>, AuthError> {
         let Some(secret) = &user.totp_pending else {
             return Ok(None);
         };
@@ -42,7 +46,11 @@ impl Services {
             .map(|_| RecoveryCode::generate(self.rng.as_ref()))
             .collect();
         let hashes: Vec<String> = codes.iter().map(RecoveryCode::hash).collect();
-        if self.store.enable_totp(user.id, secret, step, &hashes).await? {
+        if self
+            .store
+            .enable_totp(user.id, secret, step, &hashes)
+            .await?
+        {
             Ok(Some(codes))
         } else {
             Ok(None)
@@ -51,7 +59,11 @@ impl Services {
 
     /// Checks a TOTP code (each time step usable once) or an unused
     /// recovery code (each usable once).
-    pub async fn verify_second_factor(&self, user: &UserRecord, code: &str) -> Result<bool, AuthError> {
+    pub async fn verify_second_factor(
+        &self,
+        user: &UserRecord,
+        code: &str,
+    ) -> Result<bool, AuthError> {
         let Some(secret) = &user.totp else {
             return Ok(false);
         };
@@ -69,7 +81,12 @@ impl Services {
     }
 
     /// Turns 2FA off: needs the password and a current code.
-    pub async fn disable_totp(&self, user: &UserRecord, password: &str, code: &str) -> Result<bool, AuthError> {
+    pub async fn disable_totp(
+        &self,
+        user: &UserRecord,
+        password: &str,
+        code: &str,
+    ) -> Result<bool, AuthError> {
         let password_ok = self
             .hasher
             .verify(Some(user.password_hash.as_str()), password)

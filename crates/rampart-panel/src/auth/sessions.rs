@@ -72,7 +72,10 @@ impl Services {
     /// Resolves a presented session id; `None` if unknown, idle too long,
     /// past its lifetime, or its user is deactivated (such rows are deleted
     /// on the spot).
-    pub async fn resume_session(&self, presented: &str) -> Result<Option<ActiveSession>, AuthError> {
+    pub async fn resume_session(
+        &self,
+        presented: &str,
+    ) -> Result<Option<ActiveSession>, AuthError> {
         let Some(token) = SecretToken::parse(presented) else {
             return Ok(None);
         };
@@ -82,7 +85,10 @@ impl Services {
         };
         let now = self.clock.now();
         let idle = now.secs_since(record.last_seen_at);
-        if now >= record.expires_at || idle >= self.settings.session_idle_secs || !record.user.active {
+        if now >= record.expires_at
+            || idle >= self.settings.session_idle_secs
+            || !record.user.active
+        {
             self.store.delete_session(&hash).await?;
             return Ok(None);
         }
@@ -133,7 +139,7 @@ impl Services {
 
     /// Whether this user must enrol in 2FA before doing anything else.
     pub fn must_enroll_2fa(&self, user: &UserRecord) -> bool {
-        user.totp.is_none() && self.settings.require_2fa_for.iter().any(|r| *r == user.role)
+        user.totp.is_none() && self.settings.require_2fa_for.contains(&user.role)
     }
 }
 

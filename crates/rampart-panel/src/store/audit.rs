@@ -18,8 +18,7 @@ pub struct AuditFilter {
     pub before_id: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "id, at, event_type, actor, action, target, result, ip, user_agent, request_id, extra, prev_hash, hash";
+const COLUMNS: &str = "id, at, event_type, actor, action, target, result, ip, user_agent, request_id, extra, prev_hash, hash";
 
 fn record_from_row(row: &sqlx::any::AnyRow) -> Result<AuditRecord, StoreError> {
     Ok(AuditRecord {
@@ -52,14 +51,17 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let last: Option<String> = sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
+        let last: Option<String> =
+            sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
         let prev = match last {
             Some(h) => h,
-            None => sqlx::query_scalar("SELECT prev_hash FROM audit_anchor WHERE id = 1")
-                .fetch_one(&mut *tx)
-                .await?,
+            None => {
+                sqlx::query_scalar("SELECT prev_hash FROM audit_anchor WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
         };
         let hash = chain_hash(&prev, body);
         let id: i64 = sqlx::query_scalar(
@@ -85,7 +87,11 @@ impl Store {
     }
 
     /// Newest first, at most `limit`.
-    pub async fn list_audit(&self, f: &AuditFilter, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+    pub async fn list_audit(
+        &self,
+        f: &AuditFilter,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM audit_log \
              WHERE ($1 IS NULL OR actor = $1) AND ($2 IS NULL OR event_type = $2) \
@@ -107,8 +113,15 @@ impl Store {
     }
 
     /// Oldest first, records with `at >= since`, in pages of `page` after `after_id`.
-    pub async fn audit_since(&self, since: i64, after_id: i64, page: i64) -> Result<Vec<AuditRecord>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE at >= $1 AND id > $2 ORDER BY id LIMIT $3");
+    pub async fn audit_since(
+        &self,
+        since: i64,
+        after_id: i64,
+        page: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE at >= $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(since)
             .bind(after_id)
@@ -136,21 +149,31 @@ impl Store {
             let first: i64 = sqlx::query_scalar("SELECT MIN(id) FROM audit_log")
                 .fetch_one(&self.pool)
                 .await?;
-            return Ok(VerifyReport { checked, first_broken: Some(first) });
+            return Ok(VerifyReport {
+                checked,
+                first_broken: Some(first),
+            });
         }
         loop {
-            let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE id > $1 ORDER BY id LIMIT 500");
+            let sql =
+                format!("SELECT {COLUMNS} FROM audit_log WHERE id > $1 ORDER BY id LIMIT 500");
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(after)
                 .fetch_all(&self.pool)
                 .await?;
             if rows.is_empty() {
-                return Ok(VerifyReport { checked, first_broken: None });
+                return Ok(VerifyReport {
+                    checked,
+                    first_broken: None,
+                });
             }
             for row in &rows {
                 let r = record_from_row(row)?;
                 if r.prev_hash != expected_prev || r.hash != chain_hash(&r.prev_hash, &r.body) {
-                    return Ok(VerifyReport { checked, first_broken: Some(r.id) });
+                    return Ok(VerifyReport {
+                        checked,
+                        first_broken: Some(r.id),
+                    });
                 }
                 checked += 1;
                 expected_prev = r.hash;
@@ -169,10 +192,11 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let last = sqlx::query("SELECT id, hash FROM audit_log WHERE at < $1 ORDER BY id DESC LIMIT 1")
-            .bind(cutoff)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let last =
+            sqlx::query("SELECT id, hash FROM audit_log WHERE at < $1 ORDER BY id DESC LIMIT 1")
+                .bind(cutoff)
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some(last) = last else {
             tx.rollback().await?;
             return Ok((0, None));

@@ -24,7 +24,12 @@ fn role_from_row(row: &sqlx::any::AnyRow) -> Result<CustomRole, StoreError> {
 }
 
 impl Store {
-    pub async fn create_role(&self, name: &RoleName, scopes: ScopeSet, now: UnixTime) -> Result<(), StoreError> {
+    pub async fn create_role(
+        &self,
+        name: &RoleName,
+        scopes: ScopeSet,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO roles (name, scopes, created_at) VALUES ($1, $2, $3)")
             .bind(name.as_str())
             .bind(scopes.to_list())

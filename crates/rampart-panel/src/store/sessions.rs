@@ -86,7 +86,10 @@ impl Store {
         Ok(())
     }
 
-    pub async fn find_session(&self, id_hash: &TokenHash) -> Result<Option<SessionRecord>, StoreError> {
+    pub async fn find_session(
+        &self,
+        id_hash: &TokenHash,
+    ) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.public_id, s.stage, \
                     u.id, u.username, u.password_hash, u.role, u.created_at, u.active, \
@@ -109,7 +112,11 @@ impl Store {
     }
 
     /// Records activity on a session (for the idle timeout).
-    pub async fn touch_session(&self, id_hash: &TokenHash, now: UnixTime) -> Result<(), StoreError> {
+    pub async fn touch_session(
+        &self,
+        id_hash: &TokenHash,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1")
             .bind(id_hash.as_str())
             .bind(now.0)
@@ -129,7 +136,10 @@ impl Store {
     }
 
     /// A user's signed-in sessions, newest first.
-    pub async fn list_user_sessions(&self, user: UserId) -> Result<Vec<SessionSummary>, StoreError> {
+    pub async fn list_user_sessions(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<SessionSummary>, StoreError> {
         let rows = sqlx::query(
             "SELECT public_id, created_at, last_seen_at, ip, user_agent FROM sessions \
              WHERE user_id = $1 AND stage = 'full' ORDER BY created_at DESC, public_id",
@@ -152,7 +162,11 @@ impl Store {
 
     /// Deletes `user`'s session with `public_id`; false if no such session
     /// of this user (another user's id is as unknown as a made-up one).
-    pub async fn delete_user_session(&self, user: UserId, public_id: &str) -> Result<bool, StoreError> {
+    pub async fn delete_user_session(
+        &self,
+        user: UserId,
+        public_id: &str,
+    ) -> Result<bool, StoreError> {
         let n = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND public_id = $2")
             .bind(user.0)
             .bind(public_id)
@@ -163,13 +177,19 @@ impl Store {
     }
 
     /// Deletes every session of `user` but the one with `keep`.
-    pub async fn delete_other_sessions(&self, user: UserId, keep: &TokenHash) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-            .bind(user.0)
-            .bind(keep.as_str())
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+    pub async fn delete_other_sessions(
+        &self,
+        user: UserId,
+        keep: &TokenHash,
+    ) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+                .bind(user.0)
+                .bind(keep.as_str())
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 
     pub async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError> {
@@ -182,7 +202,10 @@ impl Store {
 
     /// Ends every session of every user (break-glass).
     pub async fn delete_all_sessions(&self) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM sessions").execute(&self.pool).await?.rows_affected())
+        Ok(sqlx::query("DELETE FROM sessions")
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 
     /// Deletes expired sessions (absolute lifetime passed); returns how many.

@@ -5,8 +5,7 @@ use sqlx::Row;
 
 use super::{Backend, Store, StoreError, unique_violation};
 
-const USER_COLUMNS: &str =
-    "u.id, u.username, u.password_hash, u.role, u.created_at, u.active, u.totp_secret, u.totp_pending, u.totp_last_step";
+const USER_COLUMNS: &str = "u.id, u.username, u.password_hash, u.role, u.created_at, u.active, u.totp_secret, u.totp_pending, u.totp_last_step";
 
 /// A user as stored.
 #[derive(Clone)]
@@ -83,13 +82,18 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let id = insert_user(&mut tx, new).await?;
         if new.role.as_str() == rampart_core::Role::Admin.as_str() {
-            sqlx::query("DELETE FROM setup_tokens").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM setup_tokens")
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(id)
     }
 
-    pub async fn find_user_by_username(&self, username: &Username) -> Result<Option<UserRecord>, StoreError> {
+    pub async fn find_user_by_username(
+        &self,
+        username: &Username,
+    ) -> Result<Option<UserRecord>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(username.as_str())
@@ -110,7 +114,9 @@ impl Store {
     /// Every user, by username.
     pub async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.username");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -136,7 +142,11 @@ impl Store {
     /// Applies `change` to user `id` unless it would leave no active admin.
     /// Race-free: on PostgreSQL the users table is locked for the check, on
     /// SQLite the write transaction serialises it.
-    async fn guarded_admin_change(&self, id: UserId, change: GuardedChange<'_>) -> Result<AdminGuard, StoreError> {
+    async fn guarded_admin_change(
+        &self,
+        id: UserId,
+        change: GuardedChange<'_>,
+    ) -> Result<AdminGuard, StoreError> {
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
@@ -209,13 +219,23 @@ impl Store {
         Ok(AdminGuard::Done)
     }
 
-    pub async fn set_user_role(&self, id: UserId, role: &RoleName) -> Result<AdminGuard, StoreError> {
-        self.guarded_admin_change(id, GuardedChange::Role(role)).await
+    pub async fn set_user_role(
+        &self,
+        id: UserId,
+        role: &RoleName,
+    ) -> Result<AdminGuard, StoreError> {
+        self.guarded_admin_change(id, GuardedChange::Role(role))
+            .await
     }
 
     /// Deactivating also ends every session of the user, in the same transaction.
-    pub async fn set_user_active(&self, id: UserId, active: bool) -> Result<AdminGuard, StoreError> {
-        self.guarded_admin_change(id, GuardedChange::Active(active)).await
+    pub async fn set_user_active(
+        &self,
+        id: UserId,
+        active: bool,
+    ) -> Result<AdminGuard, StoreError> {
+        self.guarded_admin_change(id, GuardedChange::Active(active))
+            .await
     }
 
     pub async fn delete_user(&self, id: UserId) -> Result<AdminGuard, StoreError> {
@@ -223,7 +243,11 @@ impl Store {
     }
 
     /// Stores a TOTP secret awaiting confirmation.
-    pub async fn set_totp_pending(&self, id: UserId, secret: &TotpSecret) -> Result<(), StoreError> {
+    pub async fn set_totp_pending(
+        &self,
+        id: UserId,
+        secret: &TotpSecret,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET totp_pending = $2 WHERE id = $1")
             .bind(id.0)
             .bind(secret.to_base32())
@@ -305,7 +329,12 @@ impl Store {
     }
 
     /// Marks an unused recovery code used; false if unknown or used.
-    pub async fn consume_recovery_code(&self, id: UserId, hash: &str, now: UnixTime) -> Result<bool, StoreError> {
+    pub async fn consume_recovery_code(
+        &self,
+        id: UserId,
+        hash: &str,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
         )
@@ -319,12 +348,12 @@ impl Store {
     }
 
     pub async fn recovery_codes_left(&self, id: UserId) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
-                .bind(id.0)
-                .fetch_one(&self.pool)
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
         )
+        .bind(id.0)
+        .fetch_one(&self.pool)
+        .await?)
     }
 }
 

@@ -7,7 +7,11 @@ use rampart_core::{Granted, Principal, Resource, Scope, authorize};
 use super::WebError;
 
 /// Authorizes or refuses (the refusal is audited as AUTHZ_DENIED).
-pub fn require(principal: &Principal, scope: Scope, resource: Resource) -> Result<Granted, WebError> {
+pub fn require(
+    principal: &Principal,
+    scope: Scope,
+    resource: Resource,
+) -> Result<Granted, WebError> {
     authorize(principal, scope, resource).ok_or_else(|| {
         let visible = match resource {
             Resource::Global => true,

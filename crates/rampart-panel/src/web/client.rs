@@ -29,7 +29,9 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
     }
     let mut hops: Vec<IpAddr> = Vec::new();
     for value in headers.get_all("x-forwarded-for") {
-        let Ok(text) = value.to_str() else { return Some(peer) };
+        let Ok(text) = value.to_str() else {
+            return Some(peer);
+        };
         for item in text.split(',') {
             match item.trim().parse::<IpAddr>() {
                 Ok(ip) => hops.push(ip),
@@ -38,11 +40,20 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
             }
         }
     }
-    Some(hops.into_iter().rev().find(|ip| !is_trusted(*ip)).unwrap_or(peer))
+    Some(
+        hops.into_iter()
+            .rev()
+            .find(|ip| !is_trusted(*ip))
+            .unwrap_or(peer),
+    )
 }
 
 /// Client info for any request parts (also used by the audit layer).
-pub fn client_info(parts_ext: &axum::http::Extensions, headers: &HeaderMap, trusted: &[IpNet]) -> ClientInfo {
+pub fn client_info(
+    parts_ext: &axum::http::Extensions,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+) -> ClientInfo {
     let peer = parts_ext
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(p)| p.ip());
@@ -58,7 +69,10 @@ pub fn client_info(parts_ext: &axum::http::Extensions, headers: &HeaderMap, trus
 impl FromRequestParts<Arc<Services>> for Client {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, services: &Arc<Services>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Arc<Services>,
+    ) -> Result<Self, Self::Rejection> {
         Ok(Client(client_info(
             &parts.extensions,
             &parts.headers,
@@ -85,8 +99,14 @@ mod tests {
     #[test]
     fn untrusted_peer_header_is_ignored() {
         let trusted = [IpNet::parse("10.0.0.1").unwrap()];
-        assert_eq!(client_ip(Some(ip("203.0.113.7")), &headers("198.51.100.1"), &trusted), Some(ip("203.0.113.7")));
-        assert_eq!(client_ip(Some(ip("203.0.113.7")), &headers("198.51.100.1"), &[]), Some(ip("203.0.113.7")));
+        assert_eq!(
+            client_ip(Some(ip("203.0.113.7")), &headers("198.51.100.1"), &trusted),
+            Some(ip("203.0.113.7"))
+        );
+        assert_eq!(
+            client_ip(Some(ip("203.0.113.7")), &headers("198.51.100.1"), &[]),
+            Some(ip("203.0.113.7"))
+        );
     }
 
     #[test]
@@ -94,10 +114,20 @@ mod tests {
         let trusted = [IpNet::parse("10.0.0.0/8").unwrap()];
         // A client-supplied first hop cannot win over what the proxy appended.
         assert_eq!(
-            client_ip(Some(ip("10.0.0.1")), &headers("1.2.3.4, 198.51.100.9, 10.0.0.5"), &trusted),
+            client_ip(
+                Some(ip("10.0.0.1")),
+                &headers("1.2.3.4, 198.51.100.9, 10.0.0.5"),
+                &trusted
+            ),
             Some(ip("198.51.100.9"))
         );
-        assert_eq!(client_ip(Some(ip("10.0.0.1")), &HeaderMap::new(), &trusted), Some(ip("10.0.0.1")));
-        assert_eq!(client_ip(Some(ip("10.0.0.1")), &headers("garbage"), &trusted), Some(ip("10.0.0.1")));
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), &HeaderMap::new(), &trusted),
+            Some(ip("10.0.0.1"))
+        );
+        assert_eq!(
+            client_ip(Some(ip("10.0.0.1")), &headers("garbage"), &trusted),
+            Some(ip("10.0.0.1"))
+        );
     }
 }

@@ -74,9 +74,18 @@ impl IntoResponse for WebError {
                 res
             }
             WebError::NotFound => StatusCode::NOT_FOUND.into_response(),
-            WebError::Denied { scope, target, hide } => {
-                let status = if hide { StatusCode::NOT_FOUND } else { StatusCode::FORBIDDEN };
-                let mut note = AuditNote::new(EventType::AuthzDenied, "authz.denied").extra("scope", &scope);
+            WebError::Denied {
+                scope,
+                target,
+                hide,
+            } => {
+                let status = if hide {
+                    StatusCode::NOT_FOUND
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                let mut note =
+                    AuditNote::new(EventType::AuthzDenied, "authz.denied").extra("scope", &scope);
                 if let Some(t) = target {
                     note = note.target(t);
                 }

@@ -76,24 +76,42 @@ fn routes() -> RouteTable {
     RouteTable::new()
         .get("/", get(dashboard::show))
         .get_post("/login", get(login::show).post(login::submit))
-        .get_post("/login/2fa", get(login::second_factor_page).post(login::second_factor_submit))
+        .get_post(
+            "/login/2fa",
+            get(login::second_factor_page).post(login::second_factor_submit),
+        )
         .post("/logout", post(login::logout))
         .get_post("/setup", get(setup::show).post(setup::submit))
         .get("/account/security", get(account::security))
-        .post("/account/security/totp/confirm", post(account::totp_confirm))
-        .post("/account/security/totp/disable", post(account::totp_disable))
+        .post(
+            "/account/security/totp/confirm",
+            post(account::totp_confirm),
+        )
+        .post(
+            "/account/security/totp/disable",
+            post(account::totp_disable),
+        )
         .post("/account/password", post(account::change_password))
         .get("/account/sessions", get(account::sessions))
-        .post("/account/sessions/revoke-others", post(account::revoke_others))
+        .post(
+            "/account/sessions/revoke-others",
+            post(account::revoke_others),
+        )
         .post("/account/sessions/{id}/revoke", post(account::revoke_one))
-        .get_post("/admin/users", get(admin::users_list).post(admin::users_create))
+        .get_post(
+            "/admin/users",
+            get(admin::users_list).post(admin::users_create),
+        )
         .get("/admin/users/{id}", get(admin::user_detail))
         .post("/admin/users/{id}/role", post(admin::user_role))
         .post("/admin/users/{id}/password", post(admin::user_password))
         .post("/admin/users/{id}/deactivate", post(admin::user_deactivate))
         .post("/admin/users/{id}/reactivate", post(admin::user_reactivate))
         .post("/admin/users/{id}/delete", post(admin::user_delete))
-        .get_post("/admin/roles", get(admin::roles_list).post(admin::roles_create))
+        .get_post(
+            "/admin/roles",
+            get(admin::roles_list).post(admin::roles_create),
+        )
         .post("/admin/roles/{name}/delete", post(admin::roles_delete))
         .get("/admin/audit", get(admin::audit_log))
         .get("/static/{file}", get(assets::serve))
@@ -115,8 +133,13 @@ pub fn router(services: Arc<Services>) -> Router {
             services.clone(),
             middleware::origin_check::origin_check,
         ))
-        .layer(axum::middleware::from_fn_with_state(services.clone(), middleware::audit::audit))
-        .layer(axum::middleware::from_fn(middleware::error_pages::error_pages))
+        .layer(axum::middleware::from_fn_with_state(
+            services.clone(),
+            middleware::audit::audit,
+        ))
+        .layer(axum::middleware::from_fn(
+            middleware::error_pages::error_pages,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             services.clone(),
             middleware::request_context::request_context,

@@ -69,7 +69,10 @@ pub struct SignedIn {
 impl FromRequestParts<Arc<Services>> for SignedIn {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, services: &Arc<Services>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Arc<Services>,
+    ) -> Result<Self, Self::Rejection> {
         match resolve(parts, services).await {
             Ok(Some(session)) if session.stage == SessionStage::Full => {
                 if services.must_enroll_2fa(&session.user) {
@@ -94,7 +97,10 @@ pub struct Enrolling(pub ActiveSession);
 impl FromRequestParts<Arc<Services>> for Enrolling {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, services: &Arc<Services>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Arc<Services>,
+    ) -> Result<Self, Self::Rejection> {
         match resolve(parts, services).await {
             Ok(Some(session)) if session.stage == SessionStage::Full => Ok(Enrolling(session)),
             Ok(_) => Err(to_login()),
@@ -110,9 +116,14 @@ pub struct SecondFactorPending(pub ActiveSession);
 impl FromRequestParts<Arc<Services>> for SecondFactorPending {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, services: &Arc<Services>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Arc<Services>,
+    ) -> Result<Self, Self::Rejection> {
         match resolve(parts, services).await {
-            Ok(Some(session)) if session.stage == SessionStage::SecondFactor => Ok(SecondFactorPending(session)),
+            Ok(Some(session)) if session.stage == SessionStage::SecondFactor => {
+                Ok(SecondFactorPending(session))
+            }
             Ok(_) => Err(to_login()),
             Err(e) => Err(e.into_response()),
         }
@@ -126,7 +137,10 @@ pub struct MaybeSignedIn(pub Option<ActiveSession>);
 impl FromRequestParts<Arc<Services>> for MaybeSignedIn {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, services: &Arc<Services>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        services: &Arc<Services>,
+    ) -> Result<Self, Self::Rejection> {
         resolve(parts, services)
             .await
             .map(|s| MaybeSignedIn(s.filter(|s| s.stage == SessionStage::Full)))

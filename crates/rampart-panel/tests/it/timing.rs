@@ -21,7 +21,10 @@ fn min(v: &[Duration]) -> Duration {
 #[tokio::test]
 async fn missing_user_login_costs_the_same_as_real_user() {
     // Limits out of the way: this test measures the cost of many failures.
-    let generous = rampart_panel::auth::Limit { max: 10_000, window_secs: 60 };
+    let generous = rampart_panel::auth::Limit {
+        max: 10_000,
+        window_secs: 60,
+    };
     let panel = rampart_testkit::spawn_panel_with(rampart_panel::PanelSettings {
         require_2fa_for: Vec::new(),
         login_limits: rampart_panel::settings::LoginLimits {

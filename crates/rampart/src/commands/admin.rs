@@ -36,7 +36,9 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let services = services(&config, store)?;
     match command {
-        AdminCommand::CreateUser(args) => create_user(&services, args, password.unwrap_or_default()).await,
+        AdminCommand::CreateUser(args) => {
+            create_user(&services, args, password.unwrap_or_default()).await
+        }
         AdminCommand::Reset2fa { username } => {
             let id = find(&services, &username).await?;
             services.reset_2fa_unchecked(id).await?;
@@ -48,7 +50,9 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             let id = find(&services, &username).await?;
             match services.store.set_user_active(id, false).await? {
                 AdminGuard::Done => {}
-                AdminGuard::LastAdmin => bail!("{username} is the last active admin; create another admin first"),
+                AdminGuard::LastAdmin => {
+                    bail!("{username} is the last active admin; create another admin first")
+                }
                 AdminGuard::NotFound => bail!("no user named {username}"),
             }
             record(&services, "user.deactivate", id).await?;
@@ -59,7 +63,12 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             let n = if all {
                 let n = services.store.delete_all_sessions().await?;
                 services
-                    .record_event("cli", AuditNote::new(EventType::Security, "sessions.revoke_all").extra("count", &n), "success")
+                    .record_event(
+                        "cli",
+                        AuditNote::new(EventType::Security, "sessions.revoke_all")
+                            .extra("count", &n),
+                        "success",
+                    )
                     .await?;
                 n
             } else {
@@ -111,10 +120,17 @@ fn read_password(path: &Path) -> anyhow::Result<String> {
     Ok(text.to_owned())
 }
 
-async fn create_user(services: &Services, args: CreateUserArgs, password: String) -> anyhow::Result<()> {
+async fn create_user(
+    services: &Services,
+    args: CreateUserArgs,
+    password: String,
+) -> anyhow::Result<()> {
     let username = Username::parse(&args.username).context("invalid --username")?;
     let role = RoleName::parse(&args.role).context("invalid --role")?;
-    let id = match services.create_user_unchecked(&username, &password, &role).await {
+    let id = match services
+        .create_user_unchecked(&username, &password, &role)
+        .await
+    {
         Ok(id) => id,
         Err(AdminError::UsernameTaken) => bail!("a user named {username} already exists"),
         Err(AdminError::UnknownRole) => bail!("invalid --role: no role named {role}"),
@@ -130,7 +146,8 @@ async fn create_user(services: &Services, args: CreateUserArgs, password: String
             "success",
         )
         .await?;
-    let out = serde_json::json!({ "id": id.0, "username": username.as_str(), "role": role.as_str() });
+    let out =
+        serde_json::json!({ "id": id.0, "username": username.as_str(), "role": role.as_str() });
     println!("{out}");
     Ok(())
 }

@@ -35,7 +35,9 @@ pub async fn run(config: Config, command: AuditCommand) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             let mut after = i64::MIN;
             loop {
-                let page = store.audit_since(since.map_or(i64::MIN, |t| t.0), after, 1000).await?;
+                let page = store
+                    .audit_since(since.map_or(i64::MIN, |t| t.0), after, 1000)
+                    .await?;
                 let Some(last) = page.last() else { break };
                 after = last.id;
                 for record in &page {

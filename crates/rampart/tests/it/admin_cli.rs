@@ -116,6 +116,8 @@ async fn create_user_refuses_bad_input_and_changes_nothing() {
     std::fs::write(&short, "tiny\n").unwrap();
     let good = dir.path().join("good");
     std::fs::write(&good, GOOD_PASSWORD).unwrap();
+    let common = dir.path().join("common");
+    std::fs::write(&common, "1qaz2wsx3edc\n").unwrap();
     let cases: [(&[&str], &str); 4] = [
         (
             &[
@@ -144,11 +146,11 @@ async fn create_user_refuses_bad_input_and_changes_nothing() {
                 "--username",
                 "ops",
                 "--role",
-                "superuser",
+                "admin",
                 "--password-file",
-                good.to_str().unwrap(),
+                common.to_str().unwrap(),
             ],
-            "--role",
+            "too common",
         ),
         (
             &[

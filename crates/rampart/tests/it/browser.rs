@@ -1,15 +1,19 @@
 //! The first-use story in real headless Chromium (WebDriver): open the
-//! printed setup URL, create the admin, sign out, sign in, see the
-//! dashboard; the console shows no CSP violation and no error.
+//! printed setup URL, create the admin, enrol in 2FA (the test reads the
+//! secret off the page and computes the code, as an authenticator app
+//! would), see the recovery codes, sign out, sign in with password and
+//! code, see the dashboard; the console shows no CSP violation and no error.
 
 use fantoccini::Locator;
+use rampart_core::totp::step_of;
+use rampart_core::{Clock, SystemClock, TotpSecret};
 use rampart_testkit::webdriver::start_browser;
 use rampart_testkit::{Binary, GOOD_PASSWORD};
 
 use super::{STARTUP, exe, setup_url};
 
 #[tokio::test]
-async fn setup_logout_login_in_chromium() {
+async fn setup_enroll_2fa_logout_login_with_code_in_chromium() {
     let Some(browser) = start_browser().await else {
         return;
     };
@@ -69,11 +73,60 @@ async fn setup_logout_login_in_chromium() {
         .await
         .unwrap();
 
+    // Admins must enrol before anything else.
+    c.wait()
+        .for_element(Locator::Id("totp-secret"))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.current_url().await.unwrap().as_str(),
+        format!("{base}/account/security")
+    );
+    let secret_text = c
+        .find(Locator::Id("totp-secret"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let secret = TotpSecret::from_base32(&secret_text).unwrap();
+    let qr = c.find(Locator::Css(".qr svg")).await.unwrap();
+    assert!(qr.is_displayed().await.unwrap(), "QR code rendered");
+    let code = secret.code_at_step(step_of(SystemClock.now()));
+    c.find(Locator::Id("code"))
+        .await
+        .unwrap()
+        .send_keys(&code)
+        .await
+        .unwrap();
+    c.find(Locator::Css("button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css(".recovery-code"))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.find_all(Locator::Css(".recovery-code"))
+            .await
+            .unwrap()
+            .len(),
+        10
+    );
+    c.find(Locator::LinkText("Continue"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
     c.wait()
         .for_element(Locator::XPath("//h1[text()='Dashboard']"))
         .await
         .unwrap();
-    assert_eq!(c.current_url().await.unwrap().as_str(), format!("{base}/"));
     let who = c
         .find(Locator::Css(".who"))
         .await
@@ -108,6 +161,24 @@ async fn setup_logout_login_in_chromium() {
         .await
         .unwrap()
         .send_keys(GOOD_PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("twofa-title"))
+        .await
+        .unwrap();
+    // The step used to enrol is spent; the next one is within the allowed skew.
+    let next = secret.code_at_step(step_of(SystemClock.now()) + 1);
+    c.find(Locator::Id("code"))
+        .await
+        .unwrap()
+        .send_keys(&next)
         .await
         .unwrap();
     c.find(Locator::Css("button.primary"))

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use rampart_testkit::{Binary, GOOD_PASSWORD, TestClient};
+use rampart_core::totp::step_of;
+use rampart_core::{Clock, SystemClock};
+use rampart_testkit::{Binary, GOOD_PASSWORD, TestClient, enroll_totp};
 
 use super::{STARTUP, exe, run_to_end, setup_url};
 
@@ -83,7 +85,13 @@ async fn first_use_leaves_no_secret_in_logs(log_format: &str) {
         )
         .await;
     assert_eq!(res.status, 303);
+    // Admins must enrol in 2FA first.
+    assert_eq!(browser.get("/").await.location(), Some("/account/security"));
+    let (secret, recovery) = enroll_totp(&browser, SystemClock.now()).await;
+    let home = browser.get("/").await;
+    assert_eq!(home.status, 200);
     let session = browser.cookie("rampart_session").unwrap();
+
     let failed = TestClient::new(&base);
     let csrf2 = failed.get("/login").await.csrf_token().unwrap();
     let wrong_password = "hunter2-but-longer-and-wrong";
@@ -98,7 +106,7 @@ async fn first_use_leaves_no_secret_in_logs(log_format: &str) {
         )
         .await;
     assert_eq!(res.status, 401);
-    let home = browser.get("/").await;
+
     let logout_csrf = home.csrf_token().unwrap();
     assert_eq!(
         browser
@@ -107,6 +115,28 @@ async fn first_use_leaves_no_secret_in_logs(log_format: &str) {
             .status,
         303
     );
+    // Back in with password and the next TOTP code (the current step was
+    // used to confirm, and a used step is refused).
+    let csrf3 = browser.get("/login").await.csrf_token().unwrap();
+    let res = browser
+        .post_form(
+            "/login",
+            &[
+                ("username", "ada"),
+                ("password", GOOD_PASSWORD),
+                ("csrf_token", &csrf3),
+            ],
+        )
+        .await;
+    assert_eq!(res.location(), Some("/login/2fa"));
+    let page = browser.get("/login/2fa").await;
+    let csrf4 = page.csrf_token().unwrap();
+    let next = secret.code_at_step(step_of(SystemClock.now()) + 1);
+    let res = browser
+        .post_form("/login/2fa", &[("code", &next), ("csrf_token", &csrf4)])
+        .await;
+    assert_eq!(res.location(), Some("/"), "{}", res.body);
+    let session2 = browser.cookie("rampart_session").unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     bin.stop().await;
 
@@ -118,19 +148,26 @@ async fn first_use_leaves_no_secret_in_logs(log_format: &str) {
     );
     let logs = bin.stderr().join("\n");
     assert!(
-        logs.contains("login failed"),
-        "the log does record events: {logs}"
+        logs.contains("authentication failure; rhost=127.0.0.1"),
+        "the fail2ban line: {logs}"
     );
     assert!(logs.contains("/setup"), "access log has the path: {logs}");
-    for secret in [
+    let totp_secret = secret.to_base32();
+    let mut secrets = vec![
         token.as_str(),
         &session,
+        &session2,
         GOOD_PASSWORD,
         wrong_password,
         &csrf,
         &csrf2,
+        &csrf3,
+        &csrf4,
         &logout_csrf,
-    ] {
+        &totp_secret,
+    ];
+    secrets.extend(recovery.iter().map(String::as_str));
+    for secret in secrets {
         assert!(
             !logs.contains(secret),
             "secret in logs ({log_format}): {secret}\n{logs}"

@@ -39,7 +39,11 @@ fn result_of(status: StatusCode) -> &'static str {
     }
 }
 
-pub async fn audit(State(services): State<Arc<Services>>, mut req: Request, next: Next) -> Response {
+pub async fn audit(
+    State(services): State<Arc<Services>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let method = req.method().clone();
     let route = req
         .extensions()
@@ -47,7 +51,11 @@ pub async fn audit(State(services): State<Arc<Services>>, mut req: Request, next
         .map(|p| p.as_str().to_owned())
         // Our route template, never the raw (user-typed) path.
         .unwrap_or_else(|| "(no route)".to_owned());
-    let client = client_info(req.extensions(), req.headers(), &services.settings.trusted_proxies);
+    let client = client_info(
+        req.extensions(),
+        req.headers(),
+        &services.settings.trusted_proxies,
+    );
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let slot = ActorSlot::default();
     req.extensions_mut().insert(slot.clone());
@@ -61,8 +69,20 @@ pub async fn audit(State(services): State<Arc<Services>>, mut req: Request, next
     }
     let status = res.status();
     let (event_type, action, target, actor, extra) = match note {
-        Some(n) => (n.event_type, n.action.to_owned(), n.target, n.actor, n.extra),
-        None => (default_type(status), format!("{method} {route}"), None, None, Default::default()),
+        Some(n) => (
+            n.event_type,
+            n.action.to_owned(),
+            n.target,
+            n.actor,
+            n.extra,
+        ),
+        None => (
+            default_type(status),
+            format!("{method} {route}"),
+            None,
+            None,
+            Default::default(),
+        ),
     };
     let extra = extra.with("status", &u64::from(status.as_u16()));
     let body = AuditBody {

@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::chrome;
-use super::pages::{Flash, RecoveryCodesPage, SecurityPage, SessionRow, SessionsPage, TotpState, render};
+use super::pages::{
+    Flash, RecoveryCodesPage, SecurityPage, SessionRow, SessionsPage, TotpState, render,
+};
 use crate::Services;
 use crate::audit::{AuditNote, EventType};
 use crate::auth::{ActiveSession, PasswordChangeError};
@@ -61,7 +63,10 @@ async fn security_page(
     ))
 }
 
-pub async fn security(State(services): State<Arc<Services>>, Enrolling(session): Enrolling) -> Result<Response, WebError> {
+pub async fn security(
+    State(services): State<Arc<Services>>,
+    Enrolling(session): Enrolling,
+) -> Result<Response, WebError> {
     security_page(&services, &session, StatusCode::OK, Flash::default()).await
 }
 
@@ -86,10 +91,13 @@ pub async fn totp_confirm(
             &services,
             &session,
             StatusCode::BAD_REQUEST,
-            Flash::error("That code is not valid. Check the time on your device and try the next code."),
+            Flash::error(
+                "That code is not valid. Check the time on your device and try the next code.",
+            ),
         )
         .await?;
-        res.extensions_mut().insert(AuditNote::new(EventType::AuthFailed, "2fa.enable"));
+        res.extensions_mut()
+            .insert(AuditNote::new(EventType::AuthFailed, "2fa.enable"));
         return Ok(res);
     };
     let principal = services.principal_of(&session.user).await?;
@@ -101,7 +109,8 @@ pub async fn totp_confirm(
         },
     );
     res.extensions_mut().insert(
-        AuditNote::new(EventType::Security, "2fa.enable").target(format!("user:{}", session.user.id)),
+        AuditNote::new(EventType::Security, "2fa.enable")
+            .target(format!("user:{}", session.user.id)),
     );
     Ok(res)
 }
@@ -125,7 +134,10 @@ pub async fn totp_disable(
         return Err(WebError::Forbidden);
     }
     let target = format!("user:{}", session.user.id);
-    if !services.disable_totp(&session.user, &form.password, &form.code).await? {
+    if !services
+        .disable_totp(&session.user, &form.password, &form.code)
+        .await?
+    {
         let mut res = security_page(
             &services,
             &session,
@@ -169,15 +181,28 @@ pub async fn change_password(
     }
     let target = format!("user:{}", session.user.id);
     let refuse = |msg: String| async {
-        let mut res = security_page(&services, &session, StatusCode::BAD_REQUEST, Flash::error(msg)).await?;
+        let mut res = security_page(
+            &services,
+            &session,
+            StatusCode::BAD_REQUEST,
+            Flash::error(msg),
+        )
+        .await?;
         res.extensions_mut()
             .insert(AuditNote::new(EventType::Audit, "password.change").target(target.clone()));
         Ok::<_, WebError>(res)
     };
-    if form.password_confirm.as_deref().is_some_and(|c| c != form.password) {
+    if form
+        .password_confirm
+        .as_deref()
+        .is_some_and(|c| c != form.password)
+    {
         return refuse("The two new passwords differ.".into()).await;
     }
-    match services.change_password(&session, &form.current_password, &form.password).await {
+    match services
+        .change_password(&session, &form.current_password, &form.password)
+        .await
+    {
         Ok(()) => {
             let mut res = security_page(
                 &services,
@@ -186,17 +211,24 @@ pub async fn change_password(
                 Flash::notice("Password changed. Your other sessions were signed out."),
             )
             .await?;
-            res.extensions_mut()
-                .insert(AuditNote::new(EventType::Security, "password.change").target(target.clone()));
+            res.extensions_mut().insert(
+                AuditNote::new(EventType::Security, "password.change").target(target.clone()),
+            );
             Ok(res)
         }
-        Err(PasswordChangeError::WrongCurrent) => refuse("The current password is wrong.".into()).await,
+        Err(PasswordChangeError::WrongCurrent) => {
+            refuse("The current password is wrong.".into()).await
+        }
         Err(PasswordChangeError::Policy(e)) => refuse(e.to_string()).await,
         Err(PasswordChangeError::Auth(e)) => Err(e.into()),
     }
 }
 
-async fn sessions_page(services: &Services, signed_in: &SignedIn, flash: Flash) -> Result<Response, WebError> {
+async fn sessions_page(
+    services: &Services,
+    signed_in: &SignedIn,
+    flash: Flash,
+) -> Result<Response, WebError> {
     let session = &signed_in.session;
     let rows = services
         .store
@@ -222,7 +254,10 @@ async fn sessions_page(services: &Services, signed_in: &SignedIn, flash: Flash) 
     ))
 }
 
-pub async fn sessions(State(services): State<Arc<Services>>, signed_in: SignedIn) -> Result<Response, WebError> {
+pub async fn sessions(
+    State(services): State<Arc<Services>>,
+    signed_in: SignedIn,
+) -> Result<Response, WebError> {
     sessions_page(&services, &signed_in, Flash::default()).await
 }
 
@@ -251,7 +286,8 @@ pub async fn revoke_one(
     }
     let mut res = Redirect::to("/account/sessions").into_response();
     res.extensions_mut().insert(
-        AuditNote::new(EventType::Security, "session.revoke").target(format!("user:{}", signed_in.session.user.id)),
+        AuditNote::new(EventType::Security, "session.revoke")
+            .target(format!("user:{}", signed_in.session.user.id)),
     );
     Ok(res)
 }
@@ -268,7 +304,12 @@ pub async fn revoke_others(
         .store
         .delete_other_sessions(signed_in.session.user.id, &signed_in.session.token.hash())
         .await?;
-    let mut res = sessions_page(&services, &signed_in, Flash::notice(format!("Signed out {n} other session(s)."))).await?;
+    let mut res = sessions_page(
+        &services,
+        &signed_in,
+        Flash::notice(format!("Signed out {n} other session(s).")),
+    )
+    .await?;
     res.extensions_mut().insert(
         AuditNote::new(EventType::Security, "session.revoke_others")
             .target(format!("user:{}", signed_in.session.user.id))

@@ -4,16 +4,17 @@
 
 use std::sync::Arc;
 
+use axum::Form;
 use axum::extract::{Path, Query, RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use rampart_core::{Resource, RoleName, Scope, ScopeSet, UnixTime, UserId, Username, authorize};
 use serde::Deserialize;
 
 use super::chrome;
 use super::pages::{
-    AuditFilters, AuditPage, AuditRow, Flash, RoleRow, RolesPage, UserPage, UserRow, UsersPage, render,
+    AuditFilters, AuditPage, AuditRow, Flash, RoleRow, RolesPage, UserPage, UserRow, UsersPage,
+    render,
 };
 use crate::Services;
 use crate::audit::{AuditNote, EventType};
@@ -35,8 +36,18 @@ fn user_row(u: &UserRecord) -> UserRow {
 }
 
 async fn role_names(services: &Services) -> Result<Vec<String>, WebError> {
-    let mut names: Vec<String> = rampart_core::Role::ALL.iter().map(|r| r.as_str().to_owned()).collect();
-    names.extend(services.store.list_roles().await?.into_iter().map(|r| r.name.to_string()));
+    let mut names: Vec<String> = rampart_core::Role::ALL
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    names.extend(
+        services
+            .store
+            .list_roles()
+            .await?
+            .into_iter()
+            .map(|r| r.name.to_string()),
+    );
     Ok(names)
 }
 
@@ -67,7 +78,12 @@ fn check_csrf(signed_in: &SignedIn, token: &str) -> Result<(), WebError> {
     }
 }
 
-async fn users_page(services: &Services, s: &SignedIn, status: StatusCode, flash: Flash) -> Result<Response, WebError> {
+async fn users_page(
+    services: &Services,
+    s: &SignedIn,
+    status: StatusCode,
+    flash: Flash,
+) -> Result<Response, WebError> {
     require(&s.principal, Scope::UsersView, Resource::Global)?;
     let users = services.store.list_users().await?;
     Ok(render(
@@ -82,7 +98,10 @@ async fn users_page(services: &Services, s: &SignedIn, status: StatusCode, flash
     ))
 }
 
-pub async fn users_list(State(services): State<Arc<Services>>, s: SignedIn) -> Result<Response, WebError> {
+pub async fn users_list(
+    State(services): State<Arc<Services>>,
+    s: SignedIn,
+) -> Result<Response, WebError> {
     users_page(&services, &s, StatusCode::OK, Flash::default()).await
 }
 
@@ -105,7 +124,8 @@ pub async fn users_create(
 ) -> Result<Response, WebError> {
     check_csrf(&s, &form.csrf_token)?;
     let granted = require(&s.principal, Scope::UsersEdit, Resource::Global)?;
-    let refuse = |msg: String| users_page(&services, &s, StatusCode::BAD_REQUEST, Flash::error(msg));
+    let refuse =
+        |msg: String| users_page(&services, &s, StatusCode::BAD_REQUEST, Flash::error(msg));
     let username = match Username::parse(&form.username) {
         Ok(u) => u,
         Err(e) => return refuse(e.to_string()).await,
@@ -113,7 +133,10 @@ pub async fn users_create(
     let Ok(role) = RoleName::parse(&form.role) else {
         return refuse("Unknown role.".into()).await;
     };
-    match services.admin_create_user(&granted, &username, &form.password, &role).await {
+    match services
+        .admin_create_user(&granted, &username, &form.password, &role)
+        .await
+    {
         Ok(id) => {
             let mut res = Redirect::to(&format!("/admin/users/{id}")).into_response();
             res.extensions_mut().insert(
@@ -136,7 +159,11 @@ async fn user_page(
     flash: Flash,
 ) -> Result<Response, WebError> {
     require(&s.principal, Scope::UsersView, Resource::User(id))?;
-    let user = services.store.get_user(id).await?.ok_or(WebError::NotFound)?;
+    let user = services
+        .store
+        .get_user(id)
+        .await?
+        .ok_or(WebError::NotFound)?;
     Ok(render(
         status,
         &UserPage {
@@ -168,7 +195,11 @@ async fn user_edit(
 ) -> Result<Response, WebError> {
     let (status, flash, event) = match edit.await {
         Ok(()) => (StatusCode::OK, Flash::notice(done), EventType::Audit),
-        Err(e) => (StatusCode::BAD_REQUEST, Flash::error(admin_message(e)?), EventType::Audit),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Flash::error(admin_message(e)?),
+            EventType::Audit,
+        ),
     };
     // A deleted user has no page: go back to the list.
     let mut res = if action == "user.delete" && status == StatusCode::OK {
@@ -199,9 +230,14 @@ pub async fn user_role(
     let id = UserId(id);
     let granted = require(&s.principal, Scope::UsersEdit, Resource::User(id))?;
     let role = RoleName::parse(&form.role).map_err(|_| WebError::NotFound)?;
-    let mut res = user_edit(&services, &s, id, "user.role", "Role changed; the user signs in again.", async {
-        services.admin_set_role(&granted, id, &role).await
-    })
+    let mut res = user_edit(
+        &services,
+        &s,
+        id,
+        "user.role",
+        "Role changed; the user signs in again.",
+        async { services.admin_set_role(&granted, id, &role).await },
+    )
     .await?;
     if let Some(note) = res.extensions_mut().get_mut::<AuditNote>() {
         *note = note.clone().extra("role", &role);
@@ -226,9 +262,18 @@ pub async fn user_password(
     check_csrf(&s, &form.csrf_token)?;
     let id = UserId(id);
     let granted = require(&s.principal, Scope::UsersEdit, Resource::User(id))?;
-    user_edit(&services, &s, id, "user.password_reset", "Password set; the user's sessions ended.", async {
-        services.admin_reset_password(&granted, id, &form.password).await
-    })
+    user_edit(
+        &services,
+        &s,
+        id,
+        "user.password_reset",
+        "Password set; the user's sessions ended.",
+        async {
+            services
+                .admin_reset_password(&granted, id, &form.password)
+                .await
+        },
+    )
     .await
 }
 
@@ -241,9 +286,14 @@ pub async fn user_deactivate(
     check_csrf(&s, &form.csrf_token)?;
     let id = UserId(id);
     let granted = require(&s.principal, Scope::UsersEdit, Resource::User(id))?;
-    user_edit(&services, &s, id, "user.deactivate", "User deactivated; their sessions ended.", async {
-        services.admin_set_active(&granted, id, false).await
-    })
+    user_edit(
+        &services,
+        &s,
+        id,
+        "user.deactivate",
+        "User deactivated; their sessions ended.",
+        async { services.admin_set_active(&granted, id, false).await },
+    )
     .await
 }
 
@@ -256,9 +306,14 @@ pub async fn user_reactivate(
     check_csrf(&s, &form.csrf_token)?;
     let id = UserId(id);
     let granted = require(&s.principal, Scope::UsersEdit, Resource::User(id))?;
-    user_edit(&services, &s, id, "user.reactivate", "User reactivated.", async {
-        services.admin_set_active(&granted, id, true).await
-    })
+    user_edit(
+        &services,
+        &s,
+        id,
+        "user.reactivate",
+        "User reactivated.",
+        async { services.admin_set_active(&granted, id, true).await },
+    )
     .await
 }
 
@@ -277,7 +332,12 @@ pub async fn user_delete(
     .await
 }
 
-async fn roles_page(services: &Services, s: &SignedIn, status: StatusCode, flash: Flash) -> Result<Response, WebError> {
+async fn roles_page(
+    services: &Services,
+    s: &SignedIn,
+    status: StatusCode,
+    flash: Flash,
+) -> Result<Response, WebError> {
     require(&s.principal, Scope::Admin, Resource::Global)?;
     let mut roles: Vec<RoleRow> = Services::builtin_roles()
         .into_iter()
@@ -287,11 +347,18 @@ async fn roles_page(services: &Services, s: &SignedIn, status: StatusCode, flash
             builtin: true,
         })
         .collect();
-    roles.extend(services.store.list_roles().await?.into_iter().map(|r| RoleRow {
-        name: r.name.to_string(),
-        scopes: r.scopes.iter().map(Scope::as_str).collect(),
-        builtin: false,
-    }));
+    roles.extend(
+        services
+            .store
+            .list_roles()
+            .await?
+            .into_iter()
+            .map(|r| RoleRow {
+                name: r.name.to_string(),
+                scopes: r.scopes.iter().map(Scope::as_str).collect(),
+                builtin: false,
+            }),
+    );
     Ok(render(
         status,
         &RolesPage {
@@ -303,7 +370,10 @@ async fn roles_page(services: &Services, s: &SignedIn, status: StatusCode, flash
     ))
 }
 
-pub async fn roles_list(State(services): State<Arc<Services>>, s: SignedIn) -> Result<Response, WebError> {
+pub async fn roles_list(
+    State(services): State<Arc<Services>>,
+    s: SignedIn,
+) -> Result<Response, WebError> {
     roles_page(&services, &s, StatusCode::OK, Flash::default()).await
 }
 
@@ -333,7 +403,8 @@ pub async fn roles_create(
     let (name, scope_names, token) = parse_role_form(&body);
     check_csrf(&s, &token)?;
     let granted = require(&s.principal, Scope::Admin, Resource::Global)?;
-    let refuse = |msg: String| roles_page(&services, &s, StatusCode::BAD_REQUEST, Flash::error(msg));
+    let refuse =
+        |msg: String| roles_page(&services, &s, StatusCode::BAD_REQUEST, Flash::error(msg));
     let Ok(name) = RoleName::parse(&name) else {
         return refuse(rampart_core::role::BadRoleName.to_string()).await;
     };
@@ -367,11 +438,20 @@ pub async fn roles_delete(
     match services.admin_delete_role(&granted, &name).await {
         Ok(()) => {
             let mut res = Redirect::to("/admin/roles").into_response();
-            res.extensions_mut()
-                .insert(AuditNote::new(EventType::Audit, "role.delete").target(format!("role:{name}")));
+            res.extensions_mut().insert(
+                AuditNote::new(EventType::Audit, "role.delete").target(format!("role:{name}")),
+            );
             Ok(res)
         }
-        Err(e) => roles_page(&services, &s, StatusCode::BAD_REQUEST, Flash::error(admin_message(e)?)).await,
+        Err(e) => {
+            roles_page(
+                &services,
+                &s,
+                StatusCode::BAD_REQUEST,
+                Flash::error(admin_message(e)?),
+            )
+            .await
+        }
     }
 }
 
@@ -389,7 +469,10 @@ pub struct AuditQuery {
 const AUDIT_PAGE: i64 = 100;
 
 fn non_empty(s: &Option<String>) -> Option<String> {
-    s.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+    s.as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 pub async fn audit_log(
@@ -420,7 +503,9 @@ pub async fn audit_log(
         before_id: q.before,
     };
     let records = services.store.list_audit(&filter, AUDIT_PAGE).await?;
-    let next_before = (records.len() as i64 == AUDIT_PAGE).then(|| records.last().map(|r| r.id)).flatten();
+    let next_before = (records.len() as i64 == AUDIT_PAGE)
+        .then(|| records.last().map(|r| r.id))
+        .flatten();
     let filters = AuditFilters {
         actor: filter.actor.clone().unwrap_or_default(),
         event_type: filter.event_type.clone().unwrap_or_default(),
@@ -458,7 +543,10 @@ pub async fn audit_log(
             chrome: chrome(&s.session, Some(&s.principal), "audit"),
             rows,
             filters,
-            event_types: crate::audit::EventType::ALL.iter().map(|e| e.as_str()).collect(),
+            event_types: crate::audit::EventType::ALL
+                .iter()
+                .map(|e| e.as_str())
+                .collect(),
             next_before,
             next_query,
             flash,

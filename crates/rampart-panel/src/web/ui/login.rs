@@ -89,7 +89,13 @@ pub(super) async fn session_response(
     let mut res = Redirect::to(to).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
-        cookies::set(&services.settings, name, token.expose(), SameSite::Lax, None),
+        cookies::set(
+            &services.settings,
+            name,
+            token.expose(),
+            SameSite::Lax,
+            None,
+        ),
     );
     Ok(res)
 }
@@ -114,7 +120,11 @@ pub async fn submit(
     let outcome = services
         .attempt_login(&form.username, &form.password, client.ip.as_deref())
         .await?;
-    let shown = if form.username.len() <= 64 { form.username.as_str() } else { "" };
+    let shown = if form.username.len() <= 64 {
+        form.username.as_str()
+    } else {
+        ""
+    };
     match outcome {
         LoginOutcome::Limited(retry_after) => {
             log_auth_failure(&client);
@@ -125,14 +135,28 @@ pub async fn submit(
         }
         LoginOutcome::Failed => {
             log_auth_failure(&client);
-            let mut res = login_page(&services, &headers, StatusCode::UNAUTHORIZED, shown, Some(BAD_LOGIN)).await?;
+            let mut res = login_page(
+                &services,
+                &headers,
+                StatusCode::UNAUTHORIZED,
+                shown,
+                Some(BAD_LOGIN),
+            )
+            .await?;
             res.extensions_mut()
                 .insert(AuditNote::new(EventType::AuthFailed, "login.password"));
             Ok(res)
         }
         LoginOutcome::SecondFactor(user) => {
-            let mut res =
-                session_response(&services, &headers, user.id, SessionStage::SecondFactor, &client, "/login/2fa").await?;
+            let mut res = session_response(
+                &services,
+                &headers,
+                user.id,
+                SessionStage::SecondFactor,
+                &client,
+                "/login/2fa",
+            )
+            .await?;
             res.extensions_mut().insert(
                 AuditNote::new(EventType::Auth, "login.password")
                     .actor(format!("user:{}:{}", user.id, user.username))
@@ -142,7 +166,15 @@ pub async fn submit(
             Ok(res)
         }
         LoginOutcome::Success(user) => {
-            let mut res = session_response(&services, &headers, user.id, SessionStage::Full, &client, "/").await?;
+            let mut res = session_response(
+                &services,
+                &headers,
+                user.id,
+                SessionStage::Full,
+                &client,
+                "/",
+            )
+            .await?;
             res.extensions_mut().insert(
                 AuditNote::new(EventType::Auth, "login")
                     .actor(format!("user:{}:{}", user.id, user.username))
@@ -184,7 +216,10 @@ pub async fn second_factor_submit(
     if let Err(retry_after) = services.second_factor_allowed(&session.user, client.ip.as_deref()) {
         return Err(WebError::TooManyRequests { retry_after });
     }
-    if !services.verify_second_factor(&session.user, &form.code).await? {
+    if !services
+        .verify_second_factor(&session.user, &form.code)
+        .await?
+    {
         services.record_second_factor_failure(&session.user, client.ip.as_deref());
         log_auth_failure(&client);
         let mut res = render(
@@ -195,11 +230,20 @@ pub async fn second_factor_submit(
             },
         );
         res.extensions_mut().insert(
-            AuditNote::new(EventType::AuthFailed, "login.second_factor").target(format!("user:{}", session.user.id)),
+            AuditNote::new(EventType::AuthFailed, "login.second_factor")
+                .target(format!("user:{}", session.user.id)),
         );
         return Ok(res);
     }
-    let mut res = session_response(&services, &headers, session.user.id, SessionStage::Full, &client, "/").await?;
+    let mut res = session_response(
+        &services,
+        &headers,
+        session.user.id,
+        SessionStage::Full,
+        &client,
+        "/",
+    )
+    .await?;
     res.extensions_mut().insert(
         AuditNote::new(EventType::Auth, "login.second_factor")
             .actor(actor_name(&session))
@@ -229,7 +273,8 @@ pub async fn logout(
         header::SET_COOKIE,
         cookies::clear(&services.settings, services.settings.session_cookie()),
     );
-    res.extensions_mut()
-        .insert(AuditNote::new(EventType::Auth, "logout").target(format!("user:{}", session.user.id)));
+    res.extensions_mut().insert(
+        AuditNote::new(EventType::Auth, "logout").target(format!("user:{}", session.user.id)),
+    );
     Ok(res)
 }

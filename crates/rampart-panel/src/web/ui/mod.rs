@@ -15,7 +15,11 @@ use crate::auth::ActiveSession;
 use pages::Chrome;
 
 /// The frame of a signed-in page for this session.
-pub fn chrome(session: &ActiveSession, principal: Option<&Principal>, current: &'static str) -> Chrome {
+pub fn chrome(
+    session: &ActiveSession,
+    principal: Option<&Principal>,
+    current: &'static str,
+) -> Chrome {
     let can = |scope| principal.is_some_and(|p| authorize(p, scope, Resource::Global).is_some());
     Chrome {
         username: session.user.username.to_string(),

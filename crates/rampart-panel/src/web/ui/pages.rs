@@ -82,11 +82,17 @@ pub struct Flash {
 
 impl Flash {
     pub fn error(msg: impl Into<String>) -> Flash {
-        Flash { error: Some(msg.into()), notice: None }
+        Flash {
+            error: Some(msg.into()),
+            notice: None,
+        }
     }
 
     pub fn notice(msg: impl Into<String>) -> Flash {
-        Flash { error: None, notice: Some(msg.into()) }
+        Flash {
+            error: None,
+            notice: Some(msg.into()),
+        }
     }
 }
 
@@ -95,8 +101,14 @@ app_page!(DashboardPage, "dashboard.html" {});
 /// The 2FA part of the security page.
 #[derive(Debug, Clone)]
 pub enum TotpState {
-    Enabled { recovery_left: i64 },
-    Enrolling { secret: String, qr_svg: String, uri: String },
+    Enabled {
+        recovery_left: i64,
+    },
+    Enrolling {
+        secret: String,
+        qr_svg: String,
+        uri: String,
+    },
 }
 
 app_page!(SecurityPage, "account_security.html" {

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::login::session_response;
 use super::pages::{NoticePage, SetupPage, render};
 use crate::Services;
-use crate::auth::{SetupLink, SetupOutcome};
 use crate::audit::{AuditNote, EventType};
+use crate::auth::{SetupLink, SetupOutcome};
 use crate::store::SessionStage;
 use crate::web::client::Client;
 use crate::web::{WebError, csrf};
@@ -137,7 +137,11 @@ pub async fn submit(
     {
         return again("The two passwords differ.");
     }
-    let password = match services.settings.password_policy.check(&form.password, username.as_str()) {
+    let password = match services
+        .settings
+        .password_policy
+        .check(&form.password, username.as_str())
+    {
         Ok(p) => p,
         Err(e) => return again(&e.to_string()),
     };
@@ -147,7 +151,8 @@ pub async fn submit(
     {
         SetupOutcome::Created(id) => {
             tracing::info!(user_id = %id, "first admin created");
-            let mut res = session_response(&services, &headers, id, SessionStage::Full, &client, "/").await?;
+            let mut res =
+                session_response(&services, &headers, id, SessionStage::Full, &client, "/").await?;
             res.extensions_mut().insert(
                 AuditNote::new(EventType::Security, "setup.first_admin")
                     .actor(format!("user:{id}:{username}"))
