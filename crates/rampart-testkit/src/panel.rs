@@ -3,8 +3,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use rampart_core::{Clock, ManualClock, OsRandom, TotpSecret, UnixTime, totp};
+use rampart_core::{
+    Clock, ManualClock, OsRandom, RoleName, TotpSecret, UnixTime, UserId, Username, totp,
+};
+use rampart_panel::audit::AuditRecord;
+use rampart_panel::auth::ClientInfo;
 use rampart_panel::store::Store;
+use rampart_panel::store::{AuditFilter, SessionStage};
 use rampart_panel::{PanelSettings, Services};
 use tokio::sync::oneshot;
 
@@ -119,6 +124,43 @@ impl TestPanel {
             .await;
         assert_eq!(done.status, 303, "setup submit: {}", done.body);
         assert_eq!(done.location(), Some("/"));
+    }
+
+    /// Creates a user with [`crate::GOOD_PASSWORD`] and `role` directly
+    /// through the service (as the admin CLI does).
+    pub async fn user(&self, username: &str, role: &str) -> UserId {
+        self.services
+            .create_user_unchecked(
+                &Username::parse(username).expect("username"),
+                crate::GOOD_PASSWORD,
+                &RoleName::parse(role).expect("role"),
+            )
+            .await
+            .expect("create user")
+    }
+
+    /// A client holding a fresh full session of `user` (no password round).
+    pub async fn session_for(&self, user: UserId) -> TestClient {
+        let token = self
+            .services
+            .start_session(user, SessionStage::Full, &ClientInfo::default())
+            .await
+            .expect("session");
+        let client = self.client();
+        client.set_cookie(self.services.settings.session_cookie(), token.expose());
+        client
+    }
+
+    /// Every audit record, oldest first.
+    pub async fn audit_records(&self) -> Vec<AuditRecord> {
+        let mut all = self
+            .services
+            .store
+            .list_audit(&AuditFilter::default(), 100_000)
+            .await
+            .expect("audit");
+        all.reverse();
+        all
     }
 
     /// Enrols the signed-in `client` in TOTP (see [`enroll_totp`]).

@@ -108,6 +108,20 @@ impl TestStores {
     }
 }
 
+/// Runs `sql` on the SQLite store file `db` behind the panel's back (to
+/// tamper with it in tests, as an attacker with file access would).
+pub async fn tamper_sqlite(db: &std::path::Path, sql: &str) {
+    use sqlx::sqlite::SqliteConnectOptions;
+    let mut conn = sqlx::SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(db))
+        .await
+        .expect("open sqlite file");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await
+        .expect("tamper");
+    let _ = conn.close().await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::database_url;

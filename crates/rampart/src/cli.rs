@@ -117,6 +117,7 @@ pub enum AdminCommand {
     /// Create a user (an admin closes first-admin setup). Prints the user as JSON.
     CreateUser(CreateUserArgs),
     /// Turn off a user's two-factor authentication (lost device) and end their sessions.
+    #[command(name = "reset-2fa")]
     Reset2fa {
         #[arg(long)]
         username: String,

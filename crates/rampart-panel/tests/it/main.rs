@@ -5,10 +5,16 @@
 #![allow(clippy::disallowed_methods)]
 
 mod assets;
+mod audit;
+mod coverage;
 mod csrf;
 mod errors_and_headers;
+mod limits;
 mod login;
 mod sessions;
+mod sessions_ui;
 mod setup;
 mod store;
 mod timing;
+mod two_factor;
+mod users_admin;

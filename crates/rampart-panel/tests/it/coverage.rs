@@ -1,0 +1,242 @@
+//! Unauthorized coverage (DESIGN "Unauthorized coverage test"): every route
+//! × {anonymous, viewer, developer, operator, admin, another tenant} with the
+//! expected status, and a second test that fails when a route exists that
+//! this table lacks.
+//!
+//! Requests carry valid CSRF tokens and the panel's Origin, so what is
+//! tested is authentication and authorization. Resource ids name a user who
+//! is not the caller; `{id}` of a session is another user's session.
+
+use std::collections::BTreeSet;
+
+use rampart_core::SecretToken;
+use rampart_testkit::{GOOD_PASSWORD, TestPanel, spawn_panel_no_forced_2fa};
+use reqwest::Method;
+
+const WHO: [&str; 6] = [
+    "anonymous",
+    "viewer",
+    "developer",
+    "operator",
+    "admin",
+    "tenant",
+];
+
+struct Case {
+    method: Method,
+    route: &'static str,
+    fields: &'static [(&'static str, &'static str)],
+    expect: [u16; 6],
+}
+
+const fn get(route: &'static str, expect: [u16; 6]) -> Case {
+    Case {
+        method: Method::GET,
+        route,
+        fields: &[],
+        expect,
+    }
+}
+
+const fn post(
+    route: &'static str,
+    fields: &'static [(&'static str, &'static str)],
+    expect: [u16; 6],
+) -> Case {
+    Case {
+        method: Method::POST,
+        route,
+        fields,
+        expect,
+    }
+}
+
+const ALL_200: [u16; 6] = [200; 6];
+const SIGNED_IN_200: [u16; 6] = [303, 200, 200, 200, 200, 200];
+const SIGNED_IN_400: [u16; 6] = [303, 400, 400, 400, 400, 400];
+const USERS_VIEW: [u16; 6] = [303, 403, 403, 200, 200, 403];
+const USER_VIEW: [u16; 6] = [303, 404, 404, 200, 200, 404];
+const USER_EDIT: [u16; 6] = [303, 404, 404, 403, 200, 404];
+const ADMIN_ONLY: [u16; 6] = [303, 403, 403, 403, 200, 403];
+
+fn table() -> Vec<Case> {
+    vec![
+        get("/", SIGNED_IN_200),
+        get("/login", [200, 303, 303, 303, 303, 303]),
+        post(
+            "/login",
+            &[("username", "nobody"), ("password", "wrong password here")],
+            [401; 6],
+        ),
+        get("/login/2fa", [303; 6]),
+        post("/login/2fa", &[("code", "123456")], [303; 6]),
+        post("/logout", &[], [303; 6]),
+        get("/setup", [404; 6]),
+        post(
+            "/setup",
+            &[("username", "zed"), ("password", GOOD_PASSWORD)],
+            [404; 6],
+        ),
+        get("/account/security", SIGNED_IN_200),
+        post(
+            "/account/security/totp/confirm",
+            &[("code", "000000")],
+            SIGNED_IN_400,
+        ),
+        post(
+            "/account/security/totp/disable",
+            &[("password", "x"), ("code", "000000")],
+            SIGNED_IN_400,
+        ),
+        post(
+            "/account/password",
+            &[("current_password", "wrong"), ("password", "x")],
+            SIGNED_IN_400,
+        ),
+        get("/account/sessions", SIGNED_IN_200),
+        post("/account/sessions/revoke-others", &[], SIGNED_IN_200),
+        post(
+            "/account/sessions/{id}/revoke",
+            &[],
+            [303, 404, 404, 404, 404, 404],
+        ),
+        get("/admin/users", USERS_VIEW),
+        post(
+            "/admin/users",
+            &[("username", "X"), ("password", "x"), ("role", "viewer")],
+            [303, 403, 403, 403, 400, 403],
+        ),
+        get("/admin/users/{id}", USER_VIEW),
+        post("/admin/users/{id}/role", &[("role", "viewer")], USER_EDIT),
+        post(
+            "/admin/users/{id}/password",
+            &[("password", "short")],
+            [303, 404, 404, 403, 400, 404],
+        ),
+        post("/admin/users/{id}/deactivate", &[], USER_EDIT),
+        post("/admin/users/{id}/reactivate", &[], USER_EDIT),
+        post(
+            "/admin/users/{id}/delete",
+            &[],
+            [303, 404, 404, 403, 303, 404],
+        ),
+        get("/admin/roles", ADMIN_ONLY),
+        post(
+            "/admin/roles",
+            &[("name", "X")],
+            [303, 403, 403, 403, 400, 403],
+        ),
+        post(
+            "/admin/roles/{name}/delete",
+            &[],
+            [303, 403, 403, 403, 404, 403],
+        ),
+        get("/admin/audit", USERS_VIEW),
+        get("/static/{file}", ALL_200),
+        get("/health", ALL_200),
+        get("/ready", ALL_200),
+    ]
+}
+
+/// Anonymous CSRF cookie value every client carries (double-submit forms).
+const ANON_CSRF: &str = "a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0";
+
+async fn run_case(panel: &TestPanel, case: &Case, who: usize, n: usize) -> u16 {
+    // Keep the per-IP login limit out of the picture.
+    panel.clock.advance(61);
+    // A fresh target user with a session of their own, for `{id}` routes.
+    let target = panel.user(&format!("target{n}x{who}"), "viewer").await;
+    let _target_session = panel.session_for(target).await;
+    let target_session_id = panel
+        .services
+        .store
+        .list_user_sessions(target)
+        .await
+        .unwrap()[0]
+        .public_id
+        .clone();
+    let client = match WHO[who] {
+        "anonymous" => panel.client(),
+        "tenant" => {
+            let id = panel.user(&format!("tenant{n}"), "viewer").await;
+            panel.session_for(id).await
+        }
+        role => {
+            let id = panel.user(&format!("{role}{n}"), role).await;
+            panel.session_for(id).await
+        }
+    };
+    client.set_cookie("rampart_csrf", ANON_CSRF);
+    let csrf = match client.cookie("rampart_session") {
+        Some(token) if !matches!(case.route, "/login" | "/setup") => {
+            SecretToken::parse(&token).unwrap().derive("csrf")
+        }
+        _ => ANON_CSRF.to_owned(),
+    };
+    let id_value = if case.route.starts_with("/account/sessions/") {
+        target_session_id
+    } else {
+        target.0.to_string()
+    };
+    let path = case
+        .route
+        .replace("{id}", &id_value)
+        .replace("{name}", "ghost")
+        .replace("{file}", "app.css");
+    let res = if case.method == Method::GET {
+        client.get(&path).await
+    } else {
+        let mut fields: Vec<(&str, &str)> = case.fields.to_vec();
+        fields.push(("csrf_token", &csrf));
+        client.post_form(&path, &fields).await
+    };
+    res.status
+}
+
+#[tokio::test]
+#[allow(clippy::needless_range_loop)] // `who` indexes two parallel arrays
+async fn every_route_answers_every_principal_as_expected() {
+    let panel = spawn_panel_no_forced_2fa().await;
+    panel
+        .create_admin(&panel.client(), "ada", GOOD_PASSWORD)
+        .await;
+    let mut failures = Vec::new();
+    for (n, case) in table().iter().enumerate() {
+        for who in 0..WHO.len() {
+            let got = run_case(&panel, case, who, n).await;
+            if got != case.expect[who] {
+                failures.push(format!(
+                    "{} {} as {}: expected {}, got {got}",
+                    case.method, case.route, WHO[who], case.expect[who]
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "authorization table mismatches:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_table_covers_every_route() {
+    let served: BTreeSet<(String, &str)> = rampart_panel::web::route_list()
+        .into_iter()
+        .map(|(m, p)| (m.to_string(), p))
+        .collect();
+    let covered: BTreeSet<(String, &str)> = table()
+        .iter()
+        .map(|c| (c.method.to_string(), c.route))
+        .collect();
+    let missing: Vec<_> = served.difference(&covered).collect();
+    let stale: Vec<_> = covered.difference(&served).collect();
+    assert!(
+        missing.is_empty(),
+        "routes missing from the authorization table: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "table rows for routes that do not exist: {stale:?}"
+    );
+}
