@@ -58,8 +58,16 @@ async fn admins_reach_only_the_2fa_setup_until_enrolled() {
             .unwrap(),
         secret_text
     );
+    let elsewhere = panel.client();
+    panel.login(&elsewhere, "ada", GOOD_PASSWORD).await;
+    assert_eq!(elsewhere.get("/account/security").await.status, 200);
     panel.enroll_totp(&browser).await;
     assert_eq!(browser.get("/").await.status, 200);
+    assert_eq!(
+        elsewhere.get("/account/security").await.location(),
+        Some("/login"),
+        "a 2FA change ends other sessions"
+    );
 }
 
 #[tokio::test]

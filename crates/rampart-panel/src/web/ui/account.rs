@@ -100,6 +100,11 @@ pub async fn totp_confirm(
             .insert(AuditNote::new(EventType::AuthFailed, "2fa.enable"));
         return Ok(res);
     };
+    // 2FA changed: this session continues, every other one ends.
+    services
+        .store
+        .delete_other_sessions(session.user.id, &session.token.hash())
+        .await?;
     let principal = services.principal_of(&session.user).await?;
     let mut res = render(
         StatusCode::OK,
