@@ -102,6 +102,21 @@ impl ScopeSet {
         self.0 & !other.0 == 0
     }
 
+    /// The scopes of `self` that `holder` has: all of them when `holder`
+    /// has `admin`, else the intersection. How a token's scopes shrink to
+    /// what its user holds right now.
+    pub fn granted_by(self, holder: ScopeSet) -> ScopeSet {
+        if holder.contains(Scope::Admin) {
+            self
+        } else {
+            ScopeSet(self.0 & holder.0)
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
     pub fn iter(self) -> impl Iterator<Item = Scope> {
         Scope::ALL.into_iter().filter(move |s| self.contains(*s))
     }
@@ -138,6 +153,17 @@ mod tests {
             Err("bogus".into())
         );
         assert_eq!(ScopeSet::parse_list(""), Ok(ScopeSet::EMPTY));
+    }
+
+    #[test]
+    fn granted_by_respects_admin_and_intersects_otherwise() {
+        let token = ScopeSet::of(&[Scope::UsersView, Scope::AuditView]);
+        assert_eq!(token.granted_by(ScopeSet::of(&[Scope::Admin])), token);
+        assert_eq!(
+            token.granted_by(ScopeSet::of(&[Scope::UsersView, Scope::ServerView])),
+            ScopeSet::of(&[Scope::UsersView])
+        );
+        assert!(token.granted_by(ScopeSet::EMPTY).is_empty());
     }
 
     #[test]

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use rampart_core::{Clock, Random};
 
-use crate::auth::{AuthError, InMemoryLimiter, KeyedLimiter, PasswordHasher};
+use crate::auth::{
+    ApiRateLimiter, AuthError, InMemoryLimiter, KeyedLimiter, PasswordHasher, UsageLog,
+};
 use crate::settings::PanelSettings;
 use crate::store::Store;
 
@@ -15,6 +17,8 @@ pub struct Services {
     pub rng: Arc<dyn Random>,
     pub hasher: PasswordHasher,
     pub limiter: Arc<dyn KeyedLimiter>,
+    pub api_rate: ApiRateLimiter,
+    pub usage: UsageLog,
     pub settings: PanelSettings,
 }
 
@@ -41,6 +45,8 @@ impl Services {
             rng,
             hasher,
             limiter: Arc::new(InMemoryLimiter::default()),
+            api_rate: ApiRateLimiter::default(),
+            usage: UsageLog::default(),
             settings,
         })
     }

@@ -27,6 +27,45 @@ impl Default for LoginLimits {
     }
 }
 
+/// The REST API's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSettings {
+    /// Lifetime of access tokens from `/oauth/token`.
+    pub token_lifetime_secs: i64,
+    /// Requests per minute per principal, by role name; roles not listed
+    /// (custom ones) get the `viewer` figure.
+    pub rate_limits: Vec<(RoleName, u32)>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            token_lifetime_secs: 3600,
+            rate_limits: vec![
+                (RoleName::from(Role::Viewer), 100),
+                (RoleName::from(Role::Developer), 200),
+                (RoleName::from(Role::Operator), 500),
+                (RoleName::from(Role::Admin), 1000),
+            ],
+        }
+    }
+}
+
+impl ApiSettings {
+    /// Requests per minute for a member of `role`.
+    pub fn rate_limit_for(&self, role: &RoleName) -> u32 {
+        let find = |r: &RoleName| {
+            self.rate_limits
+                .iter()
+                .find(|(n, _)| n == r)
+                .map(|(_, l)| *l)
+        };
+        find(role)
+            .or_else(|| find(&RoleName::from(Role::Viewer)))
+            .unwrap_or(100)
+    }
+}
+
 /// How the panel behaves; built by `rampart` from its configuration.
 #[derive(Debug, Clone)]
 pub struct PanelSettings {
@@ -50,6 +89,7 @@ pub struct PanelSettings {
     pub login_limits: LoginLimits,
     /// Audit records older than this are pruned.
     pub audit_retention_days: i64,
+    pub api: ApiSettings,
 }
 
 impl Default for PanelSettings {
@@ -68,6 +108,7 @@ impl Default for PanelSettings {
             trusted_proxies: Vec::new(),
             login_limits: LoginLimits::default(),
             audit_retention_days: 90,
+            api: ApiSettings::default(),
         }
     }
 }

@@ -127,6 +127,21 @@ pub enum AdminCommand {
         #[arg(long)]
         username: String,
     },
+    /// Create an API client for a user; prints {"client_id","client_secret"} as JSON.
+    CreateClient {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes, each held by the user.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
+    /// Revoke every API access token (clients stay; they must ask for new tokens).
+    RevokeAllTokens,
+    /// Give every API client a new random secret nobody knows and revoke all tokens:
+    /// owners regenerate their secrets to use the clients again.
+    RotateClientSecrets,
     /// End sessions: every session of every user with --all, or one user's with --username.
     RevokeSessions {
         #[arg(

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use rampart_core::{IpNet, PasswordPolicy, RoleName};
 use rampart_panel::auth::Limit;
-use rampart_panel::settings::LoginLimits;
+use rampart_panel::settings::{ApiSettings, LoginLimits};
 
 use crate::cli::{GlobalArgs, LogFormat};
 
@@ -38,6 +38,17 @@ pub struct FileConfig {
     pub auth: AuthFileConfig,
     #[serde(default)]
     pub audit: AuditFileConfig,
+    #[serde(default)]
+    pub api: ApiFileConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiFileConfig {
+    /// Lifetime of access tokens in seconds [default: 3600].
+    pub token_lifetime_secs: Option<u32>,
+    /// Requests per minute per principal by role, e.g. { viewer = 100, ci = 50 }.
+    pub rate_limits: Option<std::collections::BTreeMap<String, u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,6 +98,7 @@ pub struct Config {
     pub password_policy: PasswordPolicy,
     pub login_limits: LoginLimits,
     pub audit_retention_days: i64,
+    pub api: ApiSettings,
 }
 
 fn read_secret_file(path: &Path) -> anyhow::Result<SecretString> {
@@ -217,7 +229,24 @@ impl Config {
         if audit_retention_days < 1 {
             bail!("audit.retention_days must be at least 1");
         }
+        let mut api = ApiSettings::default();
+        if let Some(secs) = file.api.token_lifetime_secs {
+            if !(60..=86_400).contains(&secs) {
+                bail!("api.token_lifetime_secs must be between 60 and 86400");
+            }
+            api.token_lifetime_secs = i64::from(secs);
+        }
+        for (role, limit) in file.api.rate_limits.unwrap_or_default() {
+            let name = RoleName::parse(&role)
+                .map_err(|e| anyhow::anyhow!("api.rate_limits: {role:?}: {e}"))?;
+            if limit == 0 {
+                bail!("api.rate_limits: {role} must allow at least 1 request per minute");
+            }
+            api.rate_limits.retain(|(n, _)| *n != name);
+            api.rate_limits.push((name, limit));
+        }
         Ok(Config {
+            api,
             trusted_proxies,
             require_2fa_for,
             password_policy,

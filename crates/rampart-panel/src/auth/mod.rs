@@ -5,6 +5,8 @@
 //! layer only extracts input, calls one of these and maps the result.
 
 mod accounts;
+pub mod api_clients;
+pub mod api_rate;
 pub mod limiter;
 mod login;
 mod password_hasher;
@@ -13,6 +15,8 @@ mod sessions;
 mod setup;
 
 pub use accounts::{AdminError, PasswordChangeError};
+pub use api_clients::{BearerAuth, ClientError, ClientSecret, IssuedToken, TokenError, UsageLog};
+pub use api_rate::{ApiRateLimiter, RateState};
 pub use limiter::{InMemoryLimiter, KeyedLimiter, Limit};
 pub use login::LoginOutcome;
 pub use password_hasher::PasswordHasher;

@@ -7,12 +7,14 @@
 //! tables. Every store test runs on both engines.
 #![allow(clippy::disallowed_methods)] // this module is where SQL may run
 
+mod api_clients;
 mod audit;
 mod roles;
 mod sessions;
 mod setup_tokens;
 mod users;
 
+pub use api_clients::{ApiClientRecord, NewApiClient, TokenRecord};
 pub use audit::AuditFilter;
 pub use roles::CustomRole;
 pub use sessions::{NewSession, SessionRecord, SessionStage, SessionSummary};

@@ -206,6 +206,12 @@ impl Store {
                         .bind(id.0)
                         .execute(&mut *tx)
                         .await?;
+                    sqlx::query(
+                        "DELETE FROM api_tokens WHERE client_id IN (SELECT id FROM api_clients WHERE user_id = $1)",
+                    )
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
             GuardedChange::Delete => {
@@ -228,7 +234,7 @@ impl Store {
             .await
     }
 
-    /// Deactivating also ends every session of the user, in the same transaction.
+    /// Deactivating also ends every session and API token of the user, in the same transaction.
     pub async fn set_user_active(
         &self,
         id: UserId,

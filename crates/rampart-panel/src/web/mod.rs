@@ -1,7 +1,8 @@
 //! The HTTP face of the panel (axum).
 //!
 //! Layers, outermost first: security headers → request id, span and access
-//! log → generic error pages → audit → CSRF Origin check → routes. Every
+//! log → generic error pages → audit → API rate-limit headers → CSRF Origin
+//! check → routes. Every
 //! response, errors included, passes the first three; every state-changing
 //! request is audited.
 //!
@@ -9,6 +10,7 @@
 //! also lists them, so the authorization coverage test can fail when a
 //! route is missing from its expectations.
 
+pub mod api;
 pub mod authz;
 pub mod client;
 pub mod cookies;
@@ -16,6 +18,7 @@ pub mod csrf;
 mod error;
 mod health;
 pub mod middleware;
+pub mod oauth;
 pub mod session;
 pub mod ui;
 
@@ -27,7 +30,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 
 use crate::Services;
 
@@ -68,11 +71,26 @@ impl RouteTable {
         self.router = self.router.route(path, route);
         self
     }
+
+    /// A route answering `methods`.
+    fn methods(
+        mut self,
+        path: &'static str,
+        methods: &[Method],
+        route: MethodRouter<State>,
+    ) -> Self {
+        for m in methods {
+            self.listed.push((m.clone(), path));
+        }
+        self.router = self.router.route(path, route);
+        self
+    }
 }
 
 /// Every route of the panel.
 fn routes() -> RouteTable {
-    use ui::{account, admin, assets, dashboard, login, setup};
+    use api::handlers as h;
+    use ui::{account, admin, api_clients, assets, dashboard, login, setup};
     RouteTable::new()
         .get("/", get(dashboard::show))
         .get_post("/login", get(login::show).post(login::submit))
@@ -114,6 +132,60 @@ fn routes() -> RouteTable {
         )
         .post("/admin/roles/{name}/delete", post(admin::roles_delete))
         .get("/admin/audit", get(admin::audit_log))
+        .get_post(
+            "/account/api-clients",
+            get(api_clients::own_list).post(api_clients::own_create),
+        )
+        .post(
+            "/account/api-clients/{id}/secret",
+            post(api_clients::own_regenerate),
+        )
+        .post(
+            "/account/api-clients/{id}/revoke",
+            post(api_clients::own_revoke),
+        )
+        .get("/admin/api-clients", get(api_clients::admin_list))
+        .post(
+            "/admin/api-clients/{id}/revoke",
+            post(api_clients::admin_revoke),
+        )
+        .post("/oauth/token", post(oauth::token))
+        .post("/oauth/revoke", post(oauth::revoke))
+        .get("/api/v1/openapi.json", get(api::openapi::openapi_json))
+        .get("/api/v1/me", get(h::me))
+        .get_post("/api/v1/users", get(h::users_list).post(h::users_create))
+        .methods(
+            "/api/v1/users/{id}",
+            &[Method::GET, Method::PATCH, Method::DELETE],
+            get(h::user_get).patch(h::user_patch).delete(h::user_delete),
+        )
+        .post("/api/v1/users/{id}/password", post(h::user_password))
+        .get_post("/api/v1/roles", get(h::roles_list).post(h::roles_create))
+        .methods(
+            "/api/v1/roles/{name}",
+            &[Method::DELETE],
+            delete(h::roles_delete),
+        )
+        .get("/api/v1/sessions", get(h::sessions_list))
+        .methods(
+            "/api/v1/sessions/{id}",
+            &[Method::DELETE],
+            delete(h::session_delete),
+        )
+        .get_post(
+            "/api/v1/api-clients",
+            get(h::clients_list).post(h::clients_create),
+        )
+        .methods(
+            "/api/v1/api-clients/{id}",
+            &[Method::GET, Method::DELETE],
+            get(h::client_get).delete(h::client_revoke),
+        )
+        .post(
+            "/api/v1/api-clients/{id}/secret",
+            post(h::client_regenerate),
+        )
+        .get("/api/v1/audit", get(h::audit_list))
         .get("/static/{file}", get(assets::serve))
         .get("/health", get(health::health))
         .get("/ready", get(health::ready))
@@ -133,6 +205,7 @@ pub fn router(services: Arc<Services>) -> Router {
             services.clone(),
             middleware::origin_check::origin_check,
         ))
+        .layer(axum::middleware::from_fn(api::caller::rate_headers))
         .layer(axum::middleware::from_fn_with_state(
             services.clone(),
             middleware::audit::audit,

@@ -59,6 +59,73 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             println!("{username} deactivated; their sessions ended");
             Ok(())
         }
+        AdminCommand::CreateClient {
+            username,
+            name,
+            scopes,
+        } => {
+            let id = find(&services, &username).await?;
+            let scopes = rampart_core::ScopeSet::parse_list(&scopes.join(","))
+                .map_err(|bad| anyhow::anyhow!("unknown scope: {bad}"))?;
+            let user = services
+                .store
+                .get_user(id)
+                .await?
+                .context("user vanished")?;
+            let creator = services.principal_of(&user).await?;
+            let created = services
+                .create_api_client(&creator, id, &name, scopes, None, "")
+                .await?
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            services
+                .record_event(
+                    "cli",
+                    AuditNote::new(EventType::Security, "api_client.create")
+                        .target(format!("client:{}", created.client_id)),
+                    "success",
+                )
+                .await?;
+            let out = serde_json::json!({ "client_id": created.client_id, "client_secret": created.secret.expose() });
+            println!("{out}");
+            Ok(())
+        }
+        AdminCommand::RevokeAllTokens => {
+            let n = services.store.delete_all_api_tokens().await?;
+            services
+                .record_event(
+                    "cli",
+                    AuditNote::new(EventType::Security, "api_tokens.revoke_all").extra("count", &n),
+                    "success",
+                )
+                .await?;
+            println!("{n} access token(s) revoked");
+            Ok(())
+        }
+        AdminCommand::RotateClientSecrets => {
+            let mut n = 0u64;
+            for client in services.store.list_api_clients(None).await? {
+                if client.revoked_at.is_none()
+                    && services
+                        .regenerate_client_secret(&client.id)
+                        .await?
+                        .is_some()
+                {
+                    n += 1;
+                }
+            }
+            services
+                .record_event(
+                    "cli",
+                    AuditNote::new(EventType::Security, "api_clients.rotate_all")
+                        .extra("count", &n),
+                    "success",
+                )
+                .await?;
+            println!(
+                "{n} client secret(s) rotated; owners must regenerate them to use the clients again"
+            );
+            Ok(())
+        }
         AdminCommand::RevokeSessions { all, username } => {
             let n = if all {
                 let n = services.store.delete_all_sessions().await?;

@@ -43,6 +43,7 @@ pub fn services(config: &Config, store: Store) -> anyhow::Result<Arc<Services>> 
         password_policy: config.password_policy.clone(),
         login_limits: config.login_limits.clone(),
         audit_retention_days: config.audit_retention_days,
+        api: config.api.clone(),
         ..PanelSettings::default()
     };
     let services = Services::new(store, Arc::new(SystemClock), Arc::new(OsRandom), settings)
@@ -72,6 +73,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!("no administrator yet: open the setup URL printed on standard output");
     }
 
+    let usage = services.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            if let Err(e) = usage.flush_api_usage().await {
+                tracing::warn!(error = %e, "writing API usage failed");
+            }
+        }
+    });
+
     let purger = services.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PURGE_EVERY);
@@ -80,6 +92,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             let now = purger.clock.now();
             if let Err(e) = purger.store.purge_expired_sessions(now).await {
                 tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+            if let Err(e) = purger.store.purge_expired_api_tokens(now).await {
+                tracing::warn!(error = %e, "purging expired API tokens failed");
             }
             match purger.apply_audit_retention().await {
                 Ok(0) => {}

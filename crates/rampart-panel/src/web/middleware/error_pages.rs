@@ -6,7 +6,7 @@
 use axum::extract::Request;
 use axum::http::header;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::request_context::RequestId;
 use crate::web::ui::pages::{ErrorPage, Rendered, render};
@@ -17,6 +17,10 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
+    let api = {
+        let path = req.uri().path();
+        path.starts_with("/api/") || path.starts_with("/oauth/")
+    };
     let res = next.run(req).await;
     let status = res.status();
     let is_json = res
@@ -32,7 +36,12 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
         return res;
     }
     let (parts, _body) = res.into_parts();
-    let mut page = render(status, &ErrorPage::for_status(status, request_id));
+    let mut page = if api {
+        // API clients get the API's JSON error shape, never HTML.
+        crate::web::api::ApiError::for_status(status).into_response()
+    } else {
+        render(status, &ErrorPage::for_status(status, request_id))
+    };
     // Keep headers that carry meaning for the client (`Allow` on 405,
     // `Retry-After` on 429, `WWW-Authenticate` on 401), never the body.
     for keep in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {

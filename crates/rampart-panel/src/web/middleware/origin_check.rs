@@ -1,7 +1,8 @@
 //! The Origin/Referer half of CSRF protection (SPEC R12): a state-changing
 //! request (any method but GET, HEAD, OPTIONS) must come from the panel's own
 //! origin. Browsers always send `Origin` on such requests; a request with
-//! neither `Origin` nor `Referer` is refused too.
+//! neither `Origin` nor `Referer` is refused too. Bearer-token and OAuth
+//! requests are exempt: they carry no ambient credentials.
 
 use std::sync::Arc;
 
@@ -51,12 +52,23 @@ pub fn same_origin(services: &Services, headers: &HeaderMap) -> bool {
     false
 }
 
+/// Requests a browser cannot forge across origins: the OAuth endpoints
+/// (client credentials, no cookies) and anything with an `Authorization`
+/// header (a cross-site page cannot set one without a CORS preflight, which
+/// the panel never grants). Cookies are ignored on such requests.
+fn not_cookie_authenticated(req: &Request) -> bool {
+    req.uri().path().starts_with("/oauth/") || req.headers().contains_key(header::AUTHORIZATION)
+}
+
 pub async fn origin_check(
     State(services): State<Arc<Services>>,
     req: Request,
     next: Next,
 ) -> Response {
-    if is_safe(req.method()) || same_origin(&services, req.headers()) {
+    if is_safe(req.method())
+        || not_cookie_authenticated(&req)
+        || same_origin(&services, req.headers())
+    {
         return next.run(req).await;
     }
     tracing::warn!(method = %req.method(), path = %req.uri().path(), "cross-origin request refused");

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod api_clients;
 pub mod assets;
 pub mod dashboard;
 pub mod login;

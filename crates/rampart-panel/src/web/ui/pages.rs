@@ -306,3 +306,26 @@ impl NoticePage<'_> {
         v()
     }
 }
+
+#[derive(Debug, Clone)]
+pub struct ClientRow {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    pub scopes: String,
+    pub allowlist: String,
+    pub created: String,
+    pub expires: String,
+    pub state: &'static str,
+    pub last_used: String,
+    pub last_ip: String,
+    pub requests: i64,
+}
+
+app_page!(ApiClientsPage, "api_clients.html" {
+    clients: Vec<ClientRow>,
+    own_scopes: Vec<&'static str>,
+    new_secret: Option<(String, String)>,
+    admin_view: bool,
+    flash: Flash,
+});

@@ -1,0 +1,12 @@
+//! The REST API under `/api/v1` (SPEC R30): JSON only, errors as
+//! `{"error":{"code","message"}}`, cursor pagination, OpenAPI 3.1.
+
+pub mod caller;
+pub mod error;
+pub mod handlers;
+pub mod json;
+pub mod openapi;
+pub mod types;
+
+pub use caller::ApiCaller;
+pub use error::ApiError;

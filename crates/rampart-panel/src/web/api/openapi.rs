@@ -1,0 +1,58 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and
+//! served at `/api/v1/openapi.json`. A test compares its paths with the
+//! router's `/api/v1` and `/oauth` routes.
+
+use axum::Json;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::handlers;
+use super::types;
+use crate::web::oauth;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Rampart API", description = "Rampart's REST API. Authenticate with an OAuth2 client-credentials token (`POST /oauth/token`) sent as `Authorization: Bearer …`, or from a signed-in browser session with the `X-CSRF-Token` header on changes."),
+    paths(
+        handlers::me,
+        handlers::users_list, handlers::users_create, handlers::user_get, handlers::user_patch,
+        handlers::user_delete, handlers::user_password,
+        handlers::roles_list, handlers::roles_create, handlers::roles_delete,
+        handlers::sessions_list, handlers::session_delete,
+        handlers::clients_list, handlers::clients_create, handlers::client_get, handlers::client_revoke,
+        handlers::client_regenerate,
+        handlers::audit_list,
+        oauth::token, oauth::revoke, openapi_json,
+    ),
+    components(schemas(
+        types::ErrorBody, types::ErrorDetail, types::Me, types::User, types::UserPage, types::NewUser,
+        types::UserPatch, types::PasswordReset, types::Role, types::RoleList, types::NewRole,
+        types::Session, types::SessionList, types::ApiClient, types::ApiClientList, types::NewApiClient,
+        types::ClientCredentials, types::AuditEntry, types::AuditPage,
+        oauth::TokenResponse, oauth::OAuthError,
+    )),
+    modifiers(&SecuritySchemes),
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("rampart_session"))),
+        );
+    }
+}
+
+/// The document itself.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document")))]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
