@@ -24,7 +24,9 @@ pub mod webdriver;
 
 pub use binary::Binary;
 pub use client::{TestClient, TestResponse};
-pub use panel::{TestPanel, enroll_totp, spawn_panel, spawn_panel_no_forced_2fa, spawn_panel_with};
+pub use panel::{
+    TestPanel, basic_auth, enroll_totp, spawn_panel, spawn_panel_no_forced_2fa, spawn_panel_with,
+};
 pub use postgres::{TestStores, stores};
 
 /// A password that passes the policy, for fixtures.

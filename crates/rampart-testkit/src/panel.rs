@@ -151,6 +151,62 @@ impl TestPanel {
         client
     }
 
+    /// Creates an API client for `user` with `scopes` (comma-separated);
+    /// returns (client_id, client_secret).
+    pub async fn api_client(&self, user: UserId, scopes: &str) -> (String, String) {
+        let record = self
+            .services
+            .store
+            .get_user(user)
+            .await
+            .expect("store")
+            .expect("user");
+        let creator = self
+            .services
+            .principal_of(&record)
+            .await
+            .expect("principal");
+        let created = self
+            .services
+            .create_api_client(
+                &creator,
+                user,
+                "test client",
+                rampart_core::ScopeSet::parse_list(scopes).expect("scopes"),
+                None,
+                "",
+            )
+            .await
+            .expect("store")
+            .expect("client");
+        (created.client_id, created.secret.expose().to_owned())
+    }
+
+    /// A bearer token for a new client of `user` with `scopes`.
+    pub async fn api_token(&self, user: UserId, scopes: &str) -> String {
+        let (id, secret) = self.api_client(user, scopes).await;
+        let res = self
+            .client()
+            .request(
+                reqwest::Method::POST,
+                "/oauth/token",
+                &[
+                    ("authorization", &basic_auth(&id, &secret)),
+                    ("content-type", "application/x-www-form-urlencoded"),
+                ],
+                Some("grant_type=client_credentials".into()),
+            )
+            .await;
+        assert_eq!(res.status, 200, "token: {}", res.body);
+        let v: serde_json::Value = serde_json::from_str(&res.body).expect("json");
+        v["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// The panel's current (manual) time, in Unix seconds.
+    pub fn clock_now(&self) -> i64 {
+        self.clock.now().0
+    }
+
     /// Every audit record, oldest first.
     pub async fn audit_records(&self) -> Vec<AuditRecord> {
         let mut all = self
@@ -230,4 +286,28 @@ pub async fn enroll_totp(client: &TestClient, now: UnixTime) -> (TotpSecret, Vec
     let codes = done.elements_text("class=\"recovery-code\"");
     assert_eq!(codes.len(), 10, "ten recovery codes shown");
     (secret, codes)
+}
+
+/// `Basic base64(id:secret)` (RFC 7617; our ids and secrets need no escaping).
+pub fn basic_auth(id: &str, secret: &str) -> String {
+    const ALPHA: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("{id}:{secret}");
+    let bytes = input.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHA[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    format!("Basic {out}")
 }

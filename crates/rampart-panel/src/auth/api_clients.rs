@@ -63,10 +63,13 @@ pub struct BearerAuth {
     pub client_id: String,
 }
 
+/// Requests, last use and last IP of one client since the last flush.
+type Usage = (i64, UnixTime, Option<String>);
+
 /// Per-client usage counted in memory and flushed to the store.
 #[derive(Debug, Default)]
 pub struct UsageLog {
-    pending: Mutex<HashMap<String, (i64, UnixTime, Option<String>)>>,
+    pending: Mutex<HashMap<String, Usage>>,
 }
 
 impl UsageLog {
@@ -81,7 +84,7 @@ impl UsageLog {
         }
     }
 
-    fn take(&self) -> HashMap<String, (i64, UnixTime, Option<String>)> {
+    fn take(&self) -> HashMap<String, Usage> {
         match self.pending.lock() {
             Ok(mut map) => std::mem::take(&mut *map),
             Err(_) => HashMap::new(),

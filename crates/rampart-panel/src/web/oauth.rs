@@ -52,6 +52,9 @@ pub struct RevokeForm {
     client_secret: Option<String>,
 }
 
+/// Client id and secret if any were sent, and whether HTTP Basic carried them.
+type Credentials = (Option<(String, String)>, bool);
+
 fn no_store(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -92,7 +95,7 @@ fn credentials(
     headers: &HeaderMap,
     id: &Option<String>,
     secret: &Option<String>,
-) -> Result<(Option<(String, String)>, bool), &'static str> {
+) -> Result<Credentials, &'static str> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or(""))

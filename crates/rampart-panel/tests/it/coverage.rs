@@ -26,6 +26,8 @@ struct Case {
     method: Method,
     route: &'static str,
     fields: &'static [(&'static str, &'static str)],
+    /// A JSON body (API routes).
+    json: Option<&'static str>,
     expect: [u16; 6],
 }
 
@@ -34,6 +36,7 @@ const fn get(route: &'static str, expect: [u16; 6]) -> Case {
         method: Method::GET,
         route,
         fields: &[],
+        json: None,
         expect,
     }
 }
@@ -47,6 +50,23 @@ const fn post(
         method: Method::POST,
         route,
         fields,
+        json: None,
+        expect,
+    }
+}
+
+/// An API call with the session cookie, `X-CSRF-Token` and a JSON body.
+const fn api(
+    method: Method,
+    route: &'static str,
+    json: Option<&'static str>,
+    expect: [u16; 6],
+) -> Case {
+    Case {
+        method,
+        route,
+        fields: &[],
+        json,
         expect,
     }
 }
@@ -58,6 +78,12 @@ const USERS_VIEW: [u16; 6] = [303, 403, 403, 200, 200, 403];
 const USER_VIEW: [u16; 6] = [303, 404, 404, 200, 200, 404];
 const USER_EDIT: [u16; 6] = [303, 404, 404, 403, 200, 404];
 const ADMIN_ONLY: [u16; 6] = [303, 403, 403, 403, 200, 403];
+const API_SIGNED_IN: [u16; 6] = [401, 200, 200, 200, 200, 200];
+const API_USERS_VIEW: [u16; 6] = [401, 403, 403, 200, 200, 403];
+const API_USER_VIEW: [u16; 6] = [401, 404, 404, 200, 200, 404];
+const API_USER_EDIT: [u16; 6] = [401, 404, 404, 403, 200, 404];
+/// Another user's API client: only admins see it.
+const API_OTHERS_CLIENT: [u16; 6] = [401, 404, 404, 404, 200, 404];
 
 fn table() -> Vec<Case> {
     vec![
@@ -132,6 +158,104 @@ fn table() -> Vec<Case> {
             [303, 403, 403, 403, 404, 403],
         ),
         get("/admin/audit", USERS_VIEW),
+        get("/account/api-clients", SIGNED_IN_200),
+        post("/account/api-clients", &[("name", "")], SIGNED_IN_400),
+        post(
+            "/account/api-clients/{id}/secret",
+            &[],
+            [303, 404, 404, 404, 404, 404],
+        ),
+        post(
+            "/account/api-clients/{id}/revoke",
+            &[],
+            [303, 404, 404, 404, 404, 404],
+        ),
+        get("/admin/api-clients", ADMIN_ONLY),
+        post(
+            "/admin/api-clients/{id}/revoke",
+            &[],
+            [303, 403, 403, 403, 303, 403],
+        ),
+        post(
+            "/oauth/token",
+            &[("grant_type", "client_credentials")],
+            [401; 6],
+        ),
+        post("/oauth/revoke", &[("token", "x")], [401; 6]),
+        get("/api/v1/openapi.json", ALL_200),
+        api(Method::GET, "/api/v1/me", None, API_SIGNED_IN),
+        api(Method::GET, "/api/v1/users", None, API_USERS_VIEW),
+        api(
+            Method::POST,
+            "/api/v1/users",
+            Some(r#"{"username":"X","password":"x","role":"viewer"}"#),
+            [401, 403, 403, 403, 400, 403],
+        ),
+        api(Method::GET, "/api/v1/users/{id}", None, API_USER_VIEW),
+        api(
+            Method::PATCH,
+            "/api/v1/users/{id}",
+            Some(r#"{"role":"viewer"}"#),
+            API_USER_EDIT,
+        ),
+        api(
+            Method::DELETE,
+            "/api/v1/users/{id}",
+            None,
+            [401, 404, 404, 403, 204, 404],
+        ),
+        api(
+            Method::POST,
+            "/api/v1/users/{id}/password",
+            Some(r#"{"password":"short"}"#),
+            [401, 404, 404, 403, 400, 404],
+        ),
+        api(Method::GET, "/api/v1/roles", None, API_USERS_VIEW),
+        api(
+            Method::POST,
+            "/api/v1/roles",
+            Some(r#"{"name":"X","scopes":[]}"#),
+            [401, 403, 403, 403, 400, 403],
+        ),
+        api(
+            Method::DELETE,
+            "/api/v1/roles/{name}",
+            None,
+            [401, 403, 403, 403, 404, 403],
+        ),
+        api(Method::GET, "/api/v1/sessions", None, API_SIGNED_IN),
+        api(
+            Method::DELETE,
+            "/api/v1/sessions/{id}",
+            None,
+            [401, 404, 404, 404, 404, 404],
+        ),
+        api(Method::GET, "/api/v1/api-clients", None, API_SIGNED_IN),
+        api(
+            Method::POST,
+            "/api/v1/api-clients",
+            Some(r#"{"name":"","scopes":[]}"#),
+            [401, 400, 400, 400, 400, 400],
+        ),
+        api(
+            Method::GET,
+            "/api/v1/api-clients/{id}",
+            None,
+            API_OTHERS_CLIENT,
+        ),
+        api(
+            Method::DELETE,
+            "/api/v1/api-clients/{id}",
+            None,
+            [401, 404, 404, 404, 204, 404],
+        ),
+        api(
+            Method::POST,
+            "/api/v1/api-clients/{id}/secret",
+            None,
+            API_OTHERS_CLIENT,
+        ),
+        api(Method::GET, "/api/v1/audit", None, API_USERS_VIEW),
         get("/static/{file}", ALL_200),
         get("/health", ALL_200),
         get("/ready", ALL_200),
@@ -173,8 +297,11 @@ async fn run_case(panel: &TestPanel, case: &Case, who: usize, n: usize) -> u16 {
         }
         _ => ANON_CSRF.to_owned(),
     };
-    let id_value = if case.route.starts_with("/account/sessions/") {
+    let (target_client, _) = panel.api_client(target, "server.view").await;
+    let id_value = if case.route.contains("/sessions/") {
         target_session_id
+    } else if case.route.contains("api-clients/") {
+        target_client
     } else {
         target.0.to_string()
     };
@@ -183,7 +310,21 @@ async fn run_case(panel: &TestPanel, case: &Case, who: usize, n: usize) -> u16 {
         .replace("{id}", &id_value)
         .replace("{name}", "ghost")
         .replace("{file}", "app.css");
-    let res = if case.method == Method::GET {
+    let res = if path.starts_with("/api/") {
+        let origin = panel.url.clone();
+        let mut headers = vec![("origin", origin.as_str()), ("x-csrf-token", csrf.as_str())];
+        if case.json.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        client
+            .request(
+                case.method.clone(),
+                &path,
+                &headers,
+                case.json.map(str::to_owned),
+            )
+            .await
+    } else if case.method == Method::GET {
         client.get(&path).await
     } else {
         let mut fields: Vec<(&str, &str)> = case.fields.to_vec();

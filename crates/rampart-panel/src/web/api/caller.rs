@@ -85,10 +85,10 @@ fn note_rate(
     }
     let mut e = ApiError::rate_limited(state.reset);
     if state.first_refusal {
-        e.note = Some(
+        e.note = Some(Box::new(
             crate::audit::AuditNote::new(crate::audit::EventType::Suspicious, "api.rate_limited")
                 .extra("limit_per_minute", &u64::from(limit)),
-        );
+        ));
     }
     Err(e)
 }

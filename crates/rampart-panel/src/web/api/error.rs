@@ -18,7 +18,7 @@ pub struct ApiError {
     pub message: String,
     pub challenge: Option<String>,
     pub retry_after: Option<i64>,
-    pub note: Option<AuditNote>,
+    pub note: Option<Box<AuditNote>>,
 }
 
 impl ApiError {
@@ -50,7 +50,7 @@ impl ApiError {
             challenge: Some(
                 "Bearer realm=\"rampart\", error=\"invalid_token\", error_description=\"the access token is invalid, expired or revoked\"".into(),
             ),
-            note: Some(AuditNote::new(EventType::AuthFailed, "api.bearer")),
+            note: Some(Box::new(AuditNote::new(EventType::AuthFailed, "api.bearer"))),
             ..ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the access token is invalid, expired or revoked")
         }
     }
@@ -60,9 +60,9 @@ impl ApiError {
             challenge: bearer.then(|| {
                 format!("Bearer realm=\"rampart\", error=\"insufficient_scope\", scope=\"{scope}\"")
             }),
-            note: Some(
+            note: Some(Box::new(
                 AuditNote::new(EventType::AuthzDenied, "authz.denied").extra("scope", &scope),
-            ),
+            )),
             ..ApiError::new(
                 StatusCode::FORBIDDEN,
                 "insufficient_scope",
@@ -85,7 +85,10 @@ impl ApiError {
 
     pub fn csrf() -> ApiError {
         ApiError {
-            note: Some(AuditNote::new(EventType::Security, "csrf.rejected")),
+            note: Some(Box::new(AuditNote::new(
+                EventType::Security,
+                "csrf.rejected",
+            ))),
             ..ApiError::new(
                 StatusCode::FORBIDDEN,
                 "csrf",
@@ -108,7 +111,7 @@ impl ApiError {
     pub fn internal(e: &(dyn std::error::Error + 'static)) -> ApiError {
         tracing::error!(error = %crate::web::error_chain(e), "API request failed");
         ApiError {
-            note: Some(AuditNote::new(EventType::Error, "internal.error")),
+            note: Some(Box::new(AuditNote::new(EventType::Error, "internal.error"))),
             ..ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -179,7 +182,7 @@ impl IntoResponse for ApiError {
             res.headers_mut().insert(header::RETRY_AFTER, r);
         }
         if let Some(note) = self.note {
-            res.extensions_mut().insert(note);
+            res.extensions_mut().insert(*note);
         }
         res
     }
