@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use rampart_core::{Clock, Random};
 
+use crate::auth::TokenCache;
 use crate::auth::{
     ApiRateLimiter, AuthError, InMemoryLimiter, KeyedLimiter, PasswordHasher, UsageLog,
 };
@@ -19,6 +20,10 @@ pub struct Services {
     pub limiter: Arc<dyn KeyedLimiter>,
     pub api_rate: ApiRateLimiter,
     pub usage: UsageLog,
+    pub token_cache: TokenCache,
+    /// Request ids: a random per-process prefix and a counter (ids are
+    /// correlation handles, not secrets; no syscall per request).
+    request_ids: (String, std::sync::atomic::AtomicU32),
     pub settings: PanelSettings,
 }
 
@@ -32,6 +37,15 @@ impl std::fmt::Debug for Services {
 }
 
 impl Services {
+    /// A fresh request id: 16 hex digits, unique within this process.
+    pub fn next_request_id(&self) -> String {
+        let n = self
+            .request_ids
+            .1
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{}{n:08x}", self.request_ids.0)
+    }
+
     pub fn new(
         store: Store,
         clock: Arc<dyn Clock>,
@@ -39,6 +53,9 @@ impl Services {
         settings: PanelSettings,
     ) -> Result<Services, AuthError> {
         let hasher = PasswordHasher::new(settings.hash_concurrency, rng.as_ref())?;
+        let mut id_prefix = [0u8; 4];
+        rng.fill(&mut id_prefix);
+        let prefix = hex::encode(id_prefix);
         Ok(Services {
             store,
             clock,
@@ -47,6 +64,8 @@ impl Services {
             limiter: Arc::new(InMemoryLimiter::default()),
             api_rate: ApiRateLimiter::default(),
             usage: UsageLog::default(),
+            token_cache: TokenCache::default(),
+            request_ids: (prefix, std::sync::atomic::AtomicU32::new(0)),
             settings,
         })
     }

@@ -66,6 +66,52 @@ pub struct BearerAuth {
 /// Requests, last use and last IP of one client since the last flush.
 type Usage = (i64, UnixTime, Option<String>);
 
+/// A bearer token's resolution, reused while the store's authentication
+/// epoch is unchanged and for at most [`CACHE_TTL_SECS`].
+#[derive(Debug, Clone)]
+struct CachedToken {
+    epoch: u64,
+    fetched: UnixTime,
+    scopes: ScopeSet,
+    secret_generation: i64,
+    expires_at: UnixTime,
+    client: ApiClientRecord,
+    allowlist: Vec<IpNet>,
+    user: UserRecord,
+    held: ScopeSet,
+}
+
+/// How long a cached resolution may be used: the bound on how late a change
+/// made by another process (the CLI, another replica) is noticed. Changes
+/// made by this process invalidate the cache at once (auth epoch).
+pub const CACHE_TTL_SECS: i64 = 1;
+const CACHE_MAX: usize = 50_000;
+
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<String, CachedToken>>,
+}
+
+impl TokenCache {
+    fn get(&self, hash: &str, epoch: u64, now: UnixTime) -> Option<CachedToken> {
+        let map = self.entries.lock().ok()?;
+        map.get(hash)
+            .filter(|e| {
+                e.epoch == epoch && now.secs_since(e.fetched) < CACHE_TTL_SECS && now >= e.fetched
+            })
+            .cloned()
+    }
+
+    fn put(&self, hash: String, entry: CachedToken) {
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= CACHE_MAX {
+                map.clear();
+            }
+            map.insert(hash, entry);
+        }
+    }
+}
+
 /// Per-client usage counted in memory and flushed to the store.
 #[derive(Debug, Default)]
 pub struct UsageLog {
@@ -75,11 +121,15 @@ pub struct UsageLog {
 impl UsageLog {
     fn record(&self, client: &str, now: UnixTime, ip: Option<&str>) {
         if let Ok(mut map) = self.pending.lock() {
-            let entry = map.entry(client.to_owned()).or_insert((0, now, None));
-            entry.0 += 1;
-            entry.1 = now;
-            if let Some(ip) = ip {
-                entry.2 = Some(ip.to_owned());
+            if !map.contains_key(client) {
+                map.insert(client.to_owned(), (0, now, None));
+            }
+            if let Some(entry) = map.get_mut(client) {
+                entry.0 += 1;
+                entry.1 = now;
+                if entry.2.as_deref() != ip {
+                    entry.2 = ip.map(str::to_owned);
+                }
             }
         }
     }
@@ -287,29 +337,52 @@ impl Services {
         let Some(token) = SecretToken::parse(presented) else {
             return Ok(None);
         };
-        let Some(record) = self.store.find_api_token(&token.hash()).await? else {
-            return Ok(None);
-        };
+        let hash = token.hash();
         let now = self.clock.now();
-        let client = &record.client;
-        if now >= record.expires_at
-            || record.secret_generation != client.secret_generation
-            || !client.is_live(now)
-            || !record.user.active
-            || !ip_allowed(&client.ip_allowlist, ip)
+        let epoch = self.store.auth_epoch();
+        let entry = match self.token_cache.get(hash.as_str(), epoch, now) {
+            Some(e) => e,
+            None => {
+                let Some(record) = self.store.find_api_token(&hash).await? else {
+                    return Ok(None);
+                };
+                let held = self.principal_of(&record.user).await?.scopes;
+                let entry = CachedToken {
+                    epoch,
+                    fetched: now,
+                    scopes: record.scopes,
+                    secret_generation: record.secret_generation,
+                    expires_at: record.expires_at,
+                    allowlist: parse_allowlist(&record.client.ip_allowlist).unwrap_or_default(),
+                    client: record.client,
+                    user: record.user,
+                    held,
+                };
+                self.token_cache.put(hash.0.clone(), entry.clone());
+                entry
+            }
+        };
+        let ip_ok = entry.allowlist.is_empty()
+            || ip
+                .and_then(|i| i.parse::<IpAddr>().ok())
+                .is_some_and(|i| entry.allowlist.iter().any(|n| n.contains(i)));
+        if now >= entry.expires_at
+            || entry.secret_generation != entry.client.secret_generation
+            || !entry.client.is_live(now)
+            || !entry.user.active
+            || !ip_ok
         {
             return Ok(None);
         }
-        let held = self.principal_of(&record.user).await?;
-        self.usage.record(&client.id, now, ip);
+        self.usage.record(&entry.client.id, now, ip);
         Ok(Some(BearerAuth {
             principal: Principal {
-                user: record.user.id,
-                scopes: record.scopes.granted_by(held.scopes),
-                active: record.user.active,
+                user: entry.user.id,
+                scopes: entry.scopes.granted_by(entry.held),
+                active: entry.user.active,
             },
-            user: record.user,
-            client_id: record.client.id,
+            user: entry.user,
+            client_id: entry.client.id,
         }))
     }
 

@@ -15,7 +15,9 @@ mod sessions;
 mod setup;
 
 pub use accounts::{AdminError, PasswordChangeError};
-pub use api_clients::{BearerAuth, ClientError, ClientSecret, IssuedToken, TokenError, UsageLog};
+pub use api_clients::{
+    BearerAuth, ClientError, ClientSecret, IssuedToken, TokenCache, TokenError, UsageLog,
+};
 pub use api_rate::{ApiRateLimiter, RateState};
 pub use limiter::{InMemoryLimiter, KeyedLimiter, Limit};
 pub use login::LoginOutcome;

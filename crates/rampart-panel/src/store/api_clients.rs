@@ -127,6 +127,7 @@ impl Store {
         id: &str,
         secret_hash: &str,
     ) -> Result<bool, StoreError> {
+        let _changed = self.auth_change();
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
             "UPDATE api_clients SET secret_hash = $2, secret_generation = secret_generation + 1 \
@@ -146,6 +147,7 @@ impl Store {
     }
 
     pub async fn revoke_api_client(&self, id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let _changed = self.auth_change();
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
             "UPDATE api_clients SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
@@ -221,6 +223,7 @@ impl Store {
         hash: &TokenHash,
         client_id: &str,
     ) -> Result<bool, StoreError> {
+        let _changed = self.auth_change();
         let n = sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1 AND client_id = $2")
             .bind(hash.as_str())
             .bind(client_id)
@@ -232,6 +235,7 @@ impl Store {
 
     /// Break-glass: every access token of every client.
     pub async fn delete_all_api_tokens(&self) -> Result<u64, StoreError> {
+        let _changed = self.auth_change();
         Ok(sqlx::query("DELETE FROM api_tokens")
             .execute(&self.pool)
             .await?
@@ -240,6 +244,7 @@ impl Store {
 
     /// Tokens of `user`'s clients (deactivation ends them at once).
     pub async fn delete_user_api_tokens(&self, user: UserId) -> Result<u64, StoreError> {
+        let _changed = self.auth_change();
         Ok(sqlx::query(
             "DELETE FROM api_tokens WHERE client_id IN (SELECT id FROM api_clients WHERE user_id = $1)",
         )

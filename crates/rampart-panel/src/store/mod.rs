@@ -64,6 +64,10 @@ pub struct Store {
     backend: Backend,
     /// Serialises audit appends so each record chains to the previous one.
     audit_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Bumped by every write that can change who is authenticated as what
+    /// (users, roles, sessions, API clients and tokens); caches of
+    /// authentication results compare it before trusting an entry.
+    auth_epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -135,11 +139,24 @@ impl Store {
             pool,
             backend,
             audit_lock: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            auth_epoch: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The current authentication epoch (see the field).
+    pub fn auth_epoch(&self) -> u64 {
+        self.auth_epoch.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Marks authentication state as changed when the returned guard drops,
+    /// i.e. after the calling method's transaction has committed (a reader
+    /// that fetched the old state meanwhile holds an older epoch).
+    pub(crate) fn auth_change(&self) -> AuthChange {
+        AuthChange(self.auth_epoch.clone())
     }
 
     /// Checks that the database answers (for `/ready`).
@@ -151,6 +168,15 @@ impl Store {
     /// Closes every connection; later calls fail.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// Bumps the authentication epoch on drop (see [`Store::auth_change`]).
+pub(crate) struct AuthChange(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl Drop for AuthChange {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -30,6 +30,7 @@ impl Store {
         scopes: ScopeSet,
         now: UnixTime,
     ) -> Result<(), StoreError> {
+        let _changed = self.auth_change();
         sqlx::query("INSERT INTO roles (name, scopes, created_at) VALUES ($1, $2, $3)")
             .bind(name.as_str())
             .bind(scopes.to_list())
@@ -58,6 +59,7 @@ impl Store {
     /// Deletes a custom role no user holds; `Ok(false)` if unknown,
     /// `RoleInUse` if held.
     pub async fn delete_role(&self, name: &RoleName) -> Result<bool, StoreError> {
+        let _changed = self.auth_change();
         let mut tx = self.pool.begin().await?;
         let holders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1")
             .bind(name.as_str())

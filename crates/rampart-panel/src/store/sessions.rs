@@ -127,6 +127,7 @@ impl Store {
 
     /// Deletes one session; true if it existed.
     pub async fn delete_session(&self, id_hash: &TokenHash) -> Result<bool, StoreError> {
+        let _changed = self.auth_change();
         let n = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash.as_str())
             .execute(&self.pool)
@@ -167,6 +168,7 @@ impl Store {
         user: UserId,
         public_id: &str,
     ) -> Result<bool, StoreError> {
+        let _changed = self.auth_change();
         let n = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND public_id = $2")
             .bind(user.0)
             .bind(public_id)
@@ -182,6 +184,7 @@ impl Store {
         user: UserId,
         keep: &TokenHash,
     ) -> Result<u64, StoreError> {
+        let _changed = self.auth_change();
         Ok(
             sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
                 .bind(user.0)
@@ -193,6 +196,7 @@ impl Store {
     }
 
     pub async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError> {
+        let _changed = self.auth_change();
         Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user.0)
             .execute(&self.pool)
@@ -202,6 +206,7 @@ impl Store {
 
     /// Ends every session of every user (break-glass).
     pub async fn delete_all_sessions(&self) -> Result<u64, StoreError> {
+        let _changed = self.auth_change();
         Ok(sqlx::query("DELETE FROM sessions")
             .execute(&self.pool)
             .await?

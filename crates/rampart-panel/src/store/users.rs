@@ -130,6 +130,7 @@ impl Store {
     }
 
     pub async fn set_password_hash(&self, id: UserId, hash: &str) -> Result<bool, StoreError> {
+        let _changed = self.auth_change();
         let n = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(id.0)
             .bind(hash)
@@ -147,6 +148,7 @@ impl Store {
         id: UserId,
         change: GuardedChange<'_>,
     ) -> Result<AdminGuard, StoreError> {
+        let _changed = self.auth_change();
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
@@ -303,6 +305,7 @@ impl Store {
 
     /// Turns 2FA off and forgets the recovery codes.
     pub async fn disable_totp(&self, id: UserId) -> Result<bool, StoreError> {
+        let _changed = self.auth_change();
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
             "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL WHERE id = $1",

@@ -12,18 +12,29 @@ async fn token(c: &TestClient, id: &str, secret: &str) -> (u16, String) {
         .request(
             Method::POST,
             "/oauth/token",
-            &[("authorization", &basic_auth(id, secret)), ("content-type", "application/x-www-form-urlencoded")],
+            &[
+                ("authorization", &basic_auth(id, secret)),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
             Some("grant_type=client_credentials".into()),
         )
         .await;
     let v: serde_json::Value = serde_json::from_str(&res.body).unwrap_or_default();
-    (res.status, v["access_token"].as_str().unwrap_or("").to_owned())
+    (
+        res.status,
+        v["access_token"].as_str().unwrap_or("").to_owned(),
+    )
 }
 
 async fn me(c: &TestClient, token: &str) -> u16 {
-    c.request(Method::GET, "/api/v1/me", &[("authorization", &format!("Bearer {token}"))], None)
-        .await
-        .status
+    c.request(
+        Method::GET,
+        "/api/v1/me",
+        &[("authorization", &format!("Bearer {token}"))],
+        None,
+    )
+    .await
+    .status
 }
 
 #[tokio::test]
@@ -33,13 +44,35 @@ async fn script_creates_a_client_gets_a_token_and_calls_the_api() {
     let pw = dir.path().join("pw");
     std::fs::write(&pw, GOOD_PASSWORD).unwrap();
     let (code, _, e) = run_to_end(
-        &["admin", "create-user", "--username", "ops", "--role", "operator", "--password-file", pw.to_str().unwrap(), "--data-dir", data],
+        &[
+            "admin",
+            "create-user",
+            "--username",
+            "ops",
+            "--role",
+            "operator",
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--data-dir",
+            data,
+        ],
         &[],
     )
     .await;
     assert_eq!(code, 0, "{e}");
     let (code, out, e) = run_to_end(
-        &["admin", "create-client", "--username", "ops", "--name", "ci", "--scopes", "users.view,audit.view", "--data-dir", data],
+        &[
+            "admin",
+            "create-client",
+            "--username",
+            "ops",
+            "--name",
+            "ci",
+            "--scopes",
+            "users.view,audit.view",
+            "--data-dir",
+            data,
+        ],
         &[],
     )
     .await;
@@ -50,27 +83,52 @@ async fn script_creates_a_client_gets_a_token_and_calls_the_api() {
     assert!(id.starts_with("rc_") && secret.len() == 64);
     // A scope the user does not hold is refused.
     let (code, _, e) = run_to_end(
-        &["admin", "create-client", "--username", "ops", "--name", "ci", "--scopes", "users.edit", "--data-dir", data],
+        &[
+            "admin",
+            "create-client",
+            "--username",
+            "ops",
+            "--name",
+            "ci",
+            "--scopes",
+            "users.edit",
+            "--data-dir",
+            data,
+        ],
         &[],
     )
     .await;
     assert_ne!(code, 0);
     assert!(e.contains("users.edit"), "{e}");
 
-    let mut panel = Binary::start(exe(), &["panel", "--listen", "127.0.0.1:0", "--data-dir", data], &[]);
+    let mut panel = Binary::start(
+        exe(),
+        &["panel", "--listen", "127.0.0.1:0", "--data-dir", data],
+        &[],
+    );
     let base = listening(&panel).await;
     let c = TestClient::new(&base);
     let (status, t1) = token(&c, &id, &secret).await;
     assert_eq!(status, 200);
     assert_eq!(me(&c, &t1).await, 200);
-    let users = c.request(Method::GET, "/api/v1/users", &[("authorization", &format!("Bearer {t1}"))], None).await;
+    let users = c
+        .request(
+            Method::GET,
+            "/api/v1/users",
+            &[("authorization", &format!("Bearer {t1}"))],
+            None,
+        )
+        .await;
     assert_eq!(users.status, 200);
     assert!(users.body.contains("\"username\":\"ops\""));
     let denied = c
         .request(
             Method::POST,
             "/api/v1/users",
-            &[("authorization", &format!("Bearer {t1}")), ("content-type", "application/json")],
+            &[
+                ("authorization", &format!("Bearer {t1}")),
+                ("content-type", "application/json"),
+            ],
             Some(r#"{"username":"eve","password":"x","role":"admin"}"#.into()),
         )
         .await;
@@ -81,31 +139,58 @@ async fn script_creates_a_client_gets_a_token_and_calls_the_api() {
     let (code, out, _) = run_to_end(&["admin", "revoke-all-tokens", "--data-dir", data], &[]).await;
     assert_eq!(code, 0);
     assert!(out.contains("1 access token(s) revoked"), "{out}");
+    // Another process changed the store: the panel notices within its
+    // one-second authentication cache.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(me(&c, &t1).await, 401);
     let (status, t2) = token(&c, &id, &secret).await;
     assert_eq!(status, 200, "the client itself still works");
-    let (code, out, _) = run_to_end(&["admin", "rotate-client-secrets", "--data-dir", data], &[]).await;
+    let (code, out, _) =
+        run_to_end(&["admin", "rotate-client-secrets", "--data-dir", data], &[]).await;
     assert_eq!(code, 0);
     assert!(out.contains("1 client secret(s) rotated"), "{out}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(me(&c, &t2).await, 401);
-    assert_eq!(token(&c, &id, &secret).await.0, 401, "the old secret is dead");
+    assert_eq!(
+        token(&c, &id, &secret).await.0,
+        401,
+        "the old secret is dead"
+    );
     panel.stop().await;
 
     let (_, stdout, _) = run_to_end(&["audit", "export", "--data-dir", data], &[]).await;
-    for action in ["api_client.create", "oauth.token", "api_tokens.revoke_all", "api_clients.rotate_all"] {
+    for action in [
+        "api_client.create",
+        "oauth.token",
+        "api_tokens.revoke_all",
+        "api_clients.rotate_all",
+    ] {
         assert!(stdout.contains(action), "{action} audited");
     }
-    assert!(!stdout.contains(&secret) && !stdout.contains(&t1), "no secret in the audit log");
+    assert!(
+        !stdout.contains(&secret) && !stdout.contains(&t1),
+        "no secret in the audit log"
+    );
 }
 
 async fn listening(bin: &Binary) -> String {
     let deadline = tokio::time::Instant::now() + STARTUP;
     loop {
         if let Some(l) = bin.stderr().iter().find(|l| l.contains("panel listening")) {
-            let addr = l.split("listen=").nth(1).unwrap().split_whitespace().next().unwrap();
+            let addr = l
+                .split("listen=")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap();
             return format!("http://{addr}");
         }
-        assert!(tokio::time::Instant::now() < deadline, "panel did not start: {:?}", bin.stderr());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "panel did not start: {:?}",
+            bin.stderr()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

@@ -21,9 +21,7 @@ pub async fn request_context(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let mut bytes = [0u8; 8];
-    services.rng.fill(&mut bytes);
-    let id = hex::encode(bytes);
+    let id = services.next_request_id();
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
