@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rampart_core::secret_token::constant_time_eq;
 use rampart_core::{IpNet, Principal, Scope, ScopeSet, SecretToken, UnixTime, UserId};
@@ -59,7 +59,7 @@ pub struct IssuedToken {
 #[derive(Debug, Clone)]
 pub struct BearerAuth {
     pub principal: Principal,
-    pub user: UserRecord,
+    pub user: Arc<UserRecord>,
     pub client_id: String,
 }
 
@@ -68,7 +68,7 @@ type Usage = (i64, UnixTime, Option<String>);
 
 /// A bearer token's resolution, reused while the store's authentication
 /// epoch is unchanged and for at most [`CACHE_TTL_SECS`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct CachedToken {
     epoch: u64,
     fetched: UnixTime,
@@ -77,7 +77,7 @@ struct CachedToken {
     expires_at: UnixTime,
     client: ApiClientRecord,
     allowlist: Vec<IpNet>,
-    user: UserRecord,
+    user: Arc<UserRecord>,
     held: ScopeSet,
 }
 
@@ -89,11 +89,11 @@ const CACHE_MAX: usize = 50_000;
 
 #[derive(Debug, Default)]
 pub struct TokenCache {
-    entries: Mutex<HashMap<String, CachedToken>>,
+    entries: Mutex<HashMap<String, Arc<CachedToken>>>,
 }
 
 impl TokenCache {
-    fn get(&self, hash: &str, epoch: u64, now: UnixTime) -> Option<CachedToken> {
+    fn get(&self, hash: &str, epoch: u64, now: UnixTime) -> Option<Arc<CachedToken>> {
         let map = self.entries.lock().ok()?;
         map.get(hash)
             .filter(|e| {
@@ -102,7 +102,7 @@ impl TokenCache {
             .cloned()
     }
 
-    fn put(&self, hash: String, entry: CachedToken) {
+    fn put(&self, hash: String, entry: Arc<CachedToken>) {
         if let Ok(mut map) = self.entries.lock() {
             if map.len() >= CACHE_MAX {
                 map.clear();
@@ -347,7 +347,7 @@ impl Services {
                     return Ok(None);
                 };
                 let held = self.principal_of(&record.user).await?.scopes;
-                let entry = CachedToken {
+                let entry = Arc::new(CachedToken {
                     epoch,
                     fetched: now,
                     scopes: record.scopes,
@@ -355,10 +355,10 @@ impl Services {
                     expires_at: record.expires_at,
                     allowlist: parse_allowlist(&record.client.ip_allowlist).unwrap_or_default(),
                     client: record.client,
-                    user: record.user,
+                    user: Arc::new(record.user),
                     held,
-                };
-                self.token_cache.put(hash.0.clone(), entry.clone());
+                });
+                self.token_cache.put(hash.0, entry.clone());
                 entry
             }
         };
@@ -381,8 +381,8 @@ impl Services {
                 scopes: entry.scopes.granted_by(entry.held),
                 active: entry.user.active,
             },
-            user: entry.user,
-            client_id: entry.client.id,
+            user: entry.user.clone(),
+            client_id: entry.client.id.clone(),
         }))
     }
 

@@ -38,7 +38,18 @@ impl ApiRateLimiter {
         if map.len() >= MAX_KEYS && !map.contains_key(key) {
             map.retain(|_, (w, _)| *w == window);
         }
-        let entry = map.entry(key.to_owned()).or_insert((window, 0));
+        if !map.contains_key(key) {
+            map.insert(key.to_owned(), (window, 0));
+        }
+        let Some(entry) = map.get_mut(key) else {
+            return RateState {
+                allowed: true,
+                limit,
+                remaining: limit,
+                reset,
+                first_refusal: false,
+            };
+        };
         if entry.0 != window {
             *entry = (window, 0);
         }

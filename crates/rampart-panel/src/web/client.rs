@@ -66,6 +66,51 @@ pub fn client_info(
     }
 }
 
+/// What is needed to work out the client later, captured cheaply (no
+/// strings built) for layers that may not need it.
+#[derive(Debug, Clone)]
+pub struct ClientSource {
+    peer: Option<IpAddr>,
+    forwarded: Option<HeaderMap>,
+    user_agent: Option<axum::http::HeaderValue>,
+}
+
+impl ClientSource {
+    pub fn capture(ext: &axum::http::Extensions, headers: &HeaderMap) -> ClientSource {
+        let forwarded = headers.contains_key("x-forwarded-for").then(|| {
+            let mut h = HeaderMap::new();
+            for v in headers.get_all("x-forwarded-for") {
+                h.append("x-forwarded-for", v.clone());
+            }
+            h
+        });
+        ClientSource {
+            peer: ext
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(p)| p.ip()),
+            forwarded,
+            user_agent: headers.get(header::USER_AGENT).cloned(),
+        }
+    }
+
+    pub fn resolve(&self, trusted: &[IpNet]) -> ClientInfo {
+        let empty = HeaderMap::new();
+        ClientInfo {
+            ip: client_ip(
+                self.peer,
+                self.forwarded.as_ref().unwrap_or(&empty),
+                trusted,
+            )
+            .map(|ip| ip.to_string()),
+            user_agent: self
+                .user_agent
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .map(|ua| ua.chars().take(256).collect()),
+        }
+    }
+}
+
 impl FromRequestParts<Arc<Services>> for Client {
     type Rejection = Infallible;
 

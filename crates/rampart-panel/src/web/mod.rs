@@ -1,8 +1,8 @@
 //! The HTTP face of the panel (axum).
 //!
-//! Layers, outermost first: security headers → request id, span and access
-//! log → generic error pages → audit → API rate-limit headers → CSRF Origin
-//! check → routes. Every
+//! Layers, outermost first: request context (request id, span, access log,
+//! generic error pages, security headers) → audit → API rate-limit headers →
+//! CSRF Origin check → routes. Every
 //! response, errors included, passes the first three; every state-changing
 //! request is audited.
 //!
@@ -210,16 +210,9 @@ pub fn router(services: Arc<Services>) -> Router {
             services.clone(),
             middleware::audit::audit,
         ))
-        .layer(axum::middleware::from_fn(
-            middleware::error_pages::error_pages,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             services.clone(),
             middleware::request_context::request_context,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            services.clone(),
-            middleware::security_headers::security_headers,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .with_state(services)

@@ -33,7 +33,7 @@ pub enum Via {
 #[derive(Debug, Clone)]
 pub struct ApiCaller {
     pub principal: Principal,
-    pub user: UserRecord,
+    pub user: Arc<UserRecord>,
     pub via: Via,
 }
 
@@ -74,6 +74,7 @@ fn note_rate(
     user: &UserRecord,
 ) -> Result<(), ApiError> {
     let limit = services.settings.api.rate_limit_for(&user.role);
+    // (`key` is only allocated once per principal inside the limiter.)
     let state = services.api_rate.hit(key, limit, services.clock.now());
     if let Some(slot) = parts.extensions.get::<RateSlot>()
         && let Ok(mut g) = slot.0.lock()
@@ -170,7 +171,7 @@ impl FromRequestParts<Arc<Services>> for ApiCaller {
         let principal = services.principal_of(&session.user).await?;
         Ok(ApiCaller {
             principal,
-            user: session.user,
+            user: Arc::new(session.user),
             via: Via::Session {
                 public_id: session.public_id,
             },

@@ -17,7 +17,7 @@ use axum::response::Response;
 use super::request_context::RequestId;
 use crate::Services;
 use crate::audit::{AuditBody, AuditNote, EventType};
-use crate::web::client::client_info;
+use crate::web::client::ClientSource;
 use crate::web::session::ActorSlot;
 
 fn default_type(status: StatusCode) -> EventType {
@@ -45,17 +45,9 @@ pub async fn audit(
     next: Next,
 ) -> Response {
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        // Our route template, never the raw (user-typed) path.
-        .unwrap_or_else(|| "(no route)".to_owned());
-    let client = client_info(
-        req.extensions(),
-        req.headers(),
-        &services.settings.trusted_proxies,
-    );
+    // Our route template, never the raw (user-typed) path.
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let source = ClientSource::capture(req.extensions(), req.headers());
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let slot = ActorSlot::default();
     req.extensions_mut().insert(slot.clone());
@@ -68,6 +60,8 @@ pub async fn audit(
         return res;
     }
     let status = res.status();
+    let client = source.resolve(&services.settings.trusted_proxies);
+    let route = route.as_ref().map_or("(no route)", |r| r.as_str());
     let (event_type, action, target, actor, extra) = match note {
         Some(n) => (
             n.event_type,

@@ -3,25 +3,19 @@
 //! internal errors) and is not JSON of ours is replaced by one page per status that says nothing
 //! about internals and shows the request id to quote to an admin.
 
-use axum::extract::Request;
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::request_context::RequestId;
 use crate::web::ui::pages::{ErrorPage, Rendered, render};
 
-pub async fn error_pages(req: Request, next: Next) -> Response {
-    let request_id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    let api = {
-        let path = req.uri().path();
-        path.starts_with("/api/") || path.starts_with("/oauth/")
-    };
-    let res = next.run(req).await;
+/// Whether `path` belongs to the API (errors as JSON, never HTML).
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/oauth/")
+}
+
+/// Replaces an error response nobody rendered with the generic page (or
+/// JSON error for the API), keeping only headers that carry meaning.
+pub fn replace_error(res: Response, api: bool, request_id: &str) -> Response {
     let status = res.status();
     let is_json = res
         .headers()
@@ -40,7 +34,10 @@ pub async fn error_pages(req: Request, next: Next) -> Response {
         // API clients get the API's JSON error shape, never HTML.
         crate::web::api::ApiError::for_status(status).into_response()
     } else {
-        render(status, &ErrorPage::for_status(status, request_id))
+        render(
+            status,
+            &ErrorPage::for_status(status, request_id.to_owned()),
+        )
     };
     // Keep headers that carry meaning for the client (`Allow` on 405,
     // `Retry-After` on 429, `WWW-Authenticate` on 401), never the body.

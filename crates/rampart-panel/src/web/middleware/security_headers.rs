@@ -1,13 +1,7 @@
 //! Security headers on every response, errors included (SPEC R110).
 
-use std::sync::Arc;
-
-use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::Response;
-
-use crate::Services;
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
 img-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
@@ -17,12 +11,8 @@ serial=(), bluetooth=(), magnetometer=(), gyroscope=(), accelerometer=(), intere
 
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
-pub async fn security_headers(
-    State(services): State<Arc<Services>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let mut res = next.run(req).await;
+/// Sets the security headers on `res` (HSTS when served over HTTPS).
+pub fn apply(res: &mut Response, https: bool) {
     let h = res.headers_mut();
     let fixed: [(HeaderName, &'static str); 6] = [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
@@ -41,7 +31,7 @@ pub async fn security_headers(
     for (name, value) in fixed {
         h.insert(name, HeaderValue::from_static(value));
     }
-    if services.settings.https {
+    if https {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),
@@ -51,5 +41,4 @@ pub async fn security_headers(
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     h.remove(header::SERVER);
-    res
 }
