@@ -891,3 +891,113 @@ async fn openapi_document_matches_the_routes() {
         assert!(schemas.contains_key(name), "missing schema {name}");
     }
 }
+
+#[tokio::test]
+async fn api_clients_page_creates_shows_the_secret_once_regenerates_and_revokes() {
+    let panel = admin_panel().await;
+    let browser = panel.client();
+    panel.login(&browser, "ada", GOOD_PASSWORD).await;
+    let page = browser.get("/account/api-clients").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("No API clients yet"));
+    let csrf = page.csrf_token().unwrap();
+    let created = browser
+        .post_form(
+            "/account/api-clients",
+            &[
+                ("name", "deploy bot"),
+                ("scope", "users.view"),
+                ("expires_in_days", "30"),
+                ("ip_allowlist", "127.0.0.1"),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = created.element_text("id=\"client-id\"").unwrap();
+    let secret = created.element_text("id=\"client-secret\"").unwrap();
+    assert!(id.starts_with("rc_") && secret.len() == 64);
+    let again = browser.get("/account/api-clients").await;
+    assert!(again.body.contains(&id) && again.body.contains("deploy bot"));
+    assert!(!again.body.contains(&secret), "the secret is shown once");
+    let ok = token_request(
+        &panel,
+        &[("authorization", &basic_auth(&id, &secret))],
+        "grant_type=client_credentials",
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    // A scope the user lacks is refused (admins hold all, so use a viewer).
+    let vic = panel.user("vic", "viewer").await;
+    let viewer = panel.session_for(vic).await;
+    let vcsrf = viewer
+        .get("/account/api-clients")
+        .await
+        .csrf_token()
+        .unwrap();
+    let refused = viewer
+        .post_form(
+            "/account/api-clients",
+            &[
+                ("name", "x"),
+                ("scope", "users.edit"),
+                ("csrf_token", &vcsrf),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("users.edit"));
+    // Regenerate: a new secret, the old one dead.
+    let regen = browser
+        .post_form(
+            &format!("/account/api-clients/{id}/secret"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    let new_secret = regen.element_text("id=\"client-secret\"").unwrap();
+    assert_ne!(new_secret, secret);
+    assert_eq!(
+        token_request(
+            &panel,
+            &[("authorization", &basic_auth(&id, &secret))],
+            "grant_type=client_credentials"
+        )
+        .await
+        .status,
+        401
+    );
+    // Another user cannot touch it; its owner and admins can revoke it.
+    let res = viewer
+        .post_form(
+            &format!("/account/api-clients/{id}/revoke"),
+            &[("csrf_token", &vcsrf)],
+        )
+        .await;
+    assert_eq!(res.status, 404);
+    let admin_page = browser.get("/admin/api-clients").await;
+    assert!(admin_page.body.contains(&id));
+    let res = browser
+        .post_form(
+            &format!("/account/api-clients/{id}/revoke"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(res.location(), Some("/account/api-clients"));
+    assert!(
+        browser
+            .get("/account/api-clients")
+            .await
+            .body
+            .contains("revoked")
+    );
+    assert_eq!(
+        token_request(
+            &panel,
+            &[("authorization", &basic_auth(&id, &new_secret))],
+            "grant_type=client_credentials"
+        )
+        .await
+        .status,
+        401
+    );
+}
