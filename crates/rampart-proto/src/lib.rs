@@ -1,0 +1,323 @@
+//! The panel⇄agent protocol (DESIGN "The link").
+//!
+//! One WebSocket per agent, opened by the agent. Every frame is one JSON
+//! text message of at most [`MAX_FRAME_BYTES`]; anything else — binary
+//! frames, oversized or malformed JSON, unknown message types or fields —
+//! is a protocol error and closes the link. The first agent message must be
+//! [`AgentMessage::Hello`] with this [`PROTOCOL_VERSION`]; the panel answers
+//! [`PanelMessage::Welcome`]. Then the agent sends heartbeats with node
+//! stats, answers requests by id, and the panel may ping.
+#![forbid(unsafe_code)]
+
+use serde::{Deserialize, Serialize};
+
+/// Version of this protocol; a hello with another one is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest frame either side accepts. Larger transfers are chunked.
+pub const MAX_FRAME_BYTES: usize = 1 << 20;
+
+/// Longest string field accepted in node facts (names, versions).
+const MAX_TEXT: usize = 256;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ProtoError {
+    #[error("frame of {0} bytes exceeds the {MAX_FRAME_BYTES}-byte limit")]
+    TooLarge(usize),
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    #[error("field {0} is too long")]
+    FieldTooLong(&'static str),
+}
+
+/// What the agent sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AgentMessage {
+    /// First message on a link.
+    Hello {
+        protocol: u32,
+        node_id: String,
+        agent_version: String,
+        /// e.g. `read_only`.
+        capabilities: Vec<String>,
+    },
+    /// Every `heartbeat_secs`, with fresh node facts.
+    Heartbeat {
+        stats: NodeStats,
+    },
+    /// The answer to a [`PanelMessage::Request`] with the same id.
+    Response {
+        id: u64,
+        result: CommandResult,
+    },
+    Pong {
+        nonce: u64,
+    },
+}
+
+/// What the panel sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PanelMessage {
+    Welcome {
+        protocol: u32,
+        heartbeat_secs: u32,
+    },
+    /// A command for the node `node_id` (the agent refuses other nodes' commands).
+    Request {
+        id: u64,
+        node_id: String,
+        command: Command,
+    },
+    Ping {
+        nonce: u64,
+    },
+}
+
+/// Commands the panel can ask of an agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    /// Report node facts now (read-only).
+    Describe,
+}
+
+impl Command {
+    /// Whether the command changes anything on the node (refused by read-only agents).
+    pub fn is_mutating(&self) -> bool {
+        match self {
+            Command::Describe => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CommandResult {
+    Described { stats: NodeStats },
+    Refused { reason: String },
+    Failed { reason: String },
+}
+
+/// Facts about a node, sent with every heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NodeStats {
+    pub os: String,
+    pub kernel: String,
+    pub cpu_count: u32,
+    /// Load average over one minute.
+    pub load_1m: f64,
+    pub memory_total_bytes: u64,
+    pub memory_available_bytes: u64,
+    pub disk_total_bytes: u64,
+    pub disk_free_bytes: u64,
+    pub docker: DockerStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DockerStatus {
+    pub available: bool,
+    pub version: Option<String>,
+    /// Why Docker is unavailable, when it is.
+    pub reason: Option<String>,
+}
+
+fn check_len(field: &'static str, s: &str) -> Result<(), ProtoError> {
+    if s.len() > MAX_TEXT {
+        Err(ProtoError::FieldTooLong(field))
+    } else {
+        Ok(())
+    }
+}
+
+impl NodeStats {
+    fn validate(&self) -> Result<(), ProtoError> {
+        check_len("os", &self.os)?;
+        check_len("kernel", &self.kernel)?;
+        if let Some(v) = &self.docker.version {
+            check_len("docker.version", v)?;
+        }
+        if let Some(r) = &self.docker.reason {
+            check_len("docker.reason", r)?;
+        }
+        if !self.load_1m.is_finite() || self.load_1m < 0.0 {
+            return Err(ProtoError::Malformed("load_1m".into()));
+        }
+        Ok(())
+    }
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(frame: &str) -> Result<T, ProtoError> {
+    if frame.len() > MAX_FRAME_BYTES {
+        return Err(ProtoError::TooLarge(frame.len()));
+    }
+    serde_json::from_str(frame)
+        .map_err(|e| ProtoError::Malformed(e.to_string().chars().take(200).collect()))
+}
+
+/// Decodes and validates one agent frame.
+pub fn decode_agent(frame: &str) -> Result<AgentMessage, ProtoError> {
+    let msg: AgentMessage = decode(frame)?;
+    match &msg {
+        AgentMessage::Hello {
+            node_id,
+            agent_version,
+            capabilities,
+            ..
+        } => {
+            check_len("node_id", node_id)?;
+            check_len("agent_version", agent_version)?;
+            if capabilities.len() > 32 {
+                return Err(ProtoError::FieldTooLong("capabilities"));
+            }
+            for c in capabilities {
+                check_len("capabilities", c)?;
+            }
+        }
+        AgentMessage::Heartbeat { stats } => stats.validate()?,
+        AgentMessage::Response { result, .. } => match result {
+            CommandResult::Described { stats } => stats.validate()?,
+            CommandResult::Refused { reason } | CommandResult::Failed { reason } => {
+                check_len("reason", reason)?
+            }
+        },
+        AgentMessage::Pong { .. } => {}
+    }
+    Ok(msg)
+}
+
+/// Decodes one panel frame.
+pub fn decode_panel(frame: &str) -> Result<PanelMessage, ProtoError> {
+    let msg: PanelMessage = decode(frame)?;
+    if let PanelMessage::Request { node_id, .. } = &msg {
+        check_len("node_id", node_id)?;
+    }
+    Ok(msg)
+}
+
+/// Encodes a message (never fails for these types).
+pub fn encode<T: Serialize>(msg: &T) -> String {
+    serde_json::to_string(msg).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn stats() -> NodeStats {
+        NodeStats {
+            os: "Debian GNU/Linux 12".into(),
+            kernel: "6.1.0".into(),
+            cpu_count: 2,
+            load_1m: 0.5,
+            memory_total_bytes: 1 << 34,
+            memory_available_bytes: 1 << 33,
+            disk_total_bytes: 1 << 40,
+            disk_free_bytes: 1 << 39,
+            docker: DockerStatus {
+                available: false,
+                version: None,
+                reason: Some("no socket".into()),
+            },
+        }
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let agent = [
+            AgentMessage::Hello {
+                protocol: PROTOCOL_VERSION,
+                node_id: "nd_1".into(),
+                agent_version: "0.1.0".into(),
+                capabilities: vec!["read_only".into()],
+            },
+            AgentMessage::Heartbeat { stats: stats() },
+            AgentMessage::Response {
+                id: 7,
+                result: CommandResult::Described { stats: stats() },
+            },
+            AgentMessage::Pong { nonce: 3 },
+        ];
+        for m in agent {
+            assert_eq!(decode_agent(&encode(&m)), Ok(m));
+        }
+        let panel = [
+            PanelMessage::Welcome {
+                protocol: 1,
+                heartbeat_secs: 5,
+            },
+            PanelMessage::Request {
+                id: 1,
+                node_id: "nd_1".into(),
+                command: Command::Describe,
+            },
+            PanelMessage::Ping { nonce: 9 },
+        ];
+        for m in panel {
+            assert_eq!(decode_panel(&encode(&m)), Ok(m));
+        }
+    }
+
+    #[test]
+    fn strictness() {
+        assert!(matches!(
+            decode_agent(r#"{"type":"pong","nonce":1,"extra":2}"#),
+            Err(ProtoError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_agent(r#"{"type":"launch_missiles"}"#),
+            Err(ProtoError::Malformed(_))
+        ));
+        assert!(matches!(
+            decode_agent("not json"),
+            Err(ProtoError::Malformed(_))
+        ));
+        let huge = format!(
+            r#"{{"type":"pong","nonce":1,"pad":"{}"}}"#,
+            "x".repeat(MAX_FRAME_BYTES)
+        );
+        assert_eq!(decode_agent(&huge), Err(ProtoError::TooLarge(huge.len())));
+        let long = encode(&AgentMessage::Hello {
+            protocol: 1,
+            node_id: "n".repeat(300),
+            agent_version: "1".into(),
+            capabilities: vec![],
+        });
+        assert_eq!(
+            decode_agent(&long),
+            Err(ProtoError::FieldTooLong("node_id"))
+        );
+        let mut s = stats();
+        s.load_1m = f64::NAN;
+        assert!(decode_agent(&encode(&AgentMessage::Heartbeat { stats: s })).is_err());
+    }
+
+    proptest! {
+        // The decoders never panic, whatever arrives.
+        #[test]
+        fn decoding_arbitrary_input_never_panics(input in ".{0,400}") {
+            let _ = decode_agent(&input);
+            let _ = decode_panel(&input);
+        }
+
+        #[test]
+        fn decoding_arbitrary_json_shapes_never_panics(
+            kind in "(hello|heartbeat|response|pong|welcome|request|ping|x)",
+            n in any::<u64>(),
+            s in "[a-z0-9_]{0,20}",
+        ) {
+            for frame in [
+                format!(r#"{{"type":"{kind}","nonce":{n}}}"#),
+                format!(r#"{{"type":"{kind}","id":{n},"node_id":"{s}","command":{{"kind":"{s}"}}}}"#),
+                format!(r#"{{"type":"{kind}","protocol":{n},"node_id":"{s}","agent_version":"{s}","capabilities":["{s}"]}}"#),
+            ] {
+                let _ = decode_agent(&frame);
+                let _ = decode_panel(&frame);
+            }
+        }
+    }
+}
