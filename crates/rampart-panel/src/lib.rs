@@ -7,6 +7,7 @@
 //!   request ids, error pages, CSRF origin check).
 #![forbid(unsafe_code)]
 
+pub mod agents;
 pub mod audit;
 pub mod auth;
 mod services;

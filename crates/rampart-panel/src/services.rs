@@ -21,6 +21,7 @@ pub struct Services {
     pub api_rate: ApiRateLimiter,
     pub usage: UsageLog,
     pub token_cache: TokenCache,
+    pub hub: crate::agents::AgentHub,
     /// Request ids: a random per-process prefix and a counter (ids are
     /// correlation handles, not secrets; no syscall per request).
     request_ids: (String, std::sync::atomic::AtomicU32),
@@ -65,6 +66,7 @@ impl Services {
             api_rate: ApiRateLimiter::default(),
             usage: UsageLog::default(),
             token_cache: TokenCache::default(),
+            hub: crate::agents::AgentHub::default(),
             request_ids: (prefix, std::sync::atomic::AtomicU32::new(0)),
             settings,
         })

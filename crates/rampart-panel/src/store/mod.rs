@@ -9,6 +9,7 @@
 
 mod api_clients;
 mod audit;
+mod nodes;
 mod roles;
 mod sessions;
 mod setup_tokens;
@@ -16,6 +17,7 @@ mod users;
 
 pub use api_clients::{ApiClientRecord, NewApiClient, TokenRecord};
 pub use audit::AuditFilter;
+pub use nodes::{NewNode, NodeRecord};
 pub use roles::CustomRole;
 pub use sessions::{NewSession, SessionRecord, SessionStage, SessionSummary};
 pub use users::{AdminGuard, NewUser, UserRecord};

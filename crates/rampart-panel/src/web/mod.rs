@@ -10,6 +10,7 @@
 //! also lists them, so the authorization coverage test can fail when a
 //! route is missing from its expectations.
 
+pub mod agents;
 pub mod api;
 pub mod authz;
 pub mod client;
@@ -186,6 +187,20 @@ fn routes() -> RouteTable {
             post(h::client_regenerate),
         )
         .get("/api/v1/audit", get(h::audit_list))
+        .get_post(
+            "/api/v1/nodes",
+            get(api::nodes::list).post(api::nodes::create),
+        )
+        .methods(
+            "/api/v1/nodes/{id}",
+            &[Method::GET, Method::DELETE],
+            get(api::nodes::get).delete(api::nodes::revoke),
+        )
+        .post("/api/v1/nodes/{id}/describe", post(api::nodes::describe))
+        .post("/agent/enroll", post(agents::enroll))
+        .get("/agent/link", get(agents::link))
+        .get_post("/nodes", get(ui::nodes::list).post(ui::nodes::create))
+        .post("/nodes/{id}/revoke", post(ui::nodes::revoke))
         .get("/static/{file}", get(assets::serve))
         .get("/health", get(health::health))
         .get("/ready", get(health::ready))

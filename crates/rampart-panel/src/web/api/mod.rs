@@ -5,6 +5,7 @@ pub mod caller;
 pub mod error;
 pub mod handlers;
 pub mod json;
+pub mod nodes;
 pub mod openapi;
 pub mod types;
 

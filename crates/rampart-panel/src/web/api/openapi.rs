@@ -22,6 +22,7 @@ use crate::web::oauth;
         handlers::clients_list, handlers::clients_create, handlers::client_get, handlers::client_revoke,
         handlers::client_regenerate,
         handlers::audit_list,
+        super::nodes::list, super::nodes::create, super::nodes::get, super::nodes::revoke, super::nodes::describe,
         oauth::token, oauth::revoke, openapi_json,
     ),
     components(schemas(
@@ -30,6 +31,7 @@ use crate::web::oauth;
         types::Session, types::SessionList, types::ApiClient, types::ApiClientList, types::NewApiClient,
         types::ClientCredentials, types::AuditEntry, types::AuditPage,
         oauth::TokenResponse, oauth::OAuthError,
+        super::nodes::Node, super::nodes::NodeList, super::nodes::NewNode, super::nodes::NodeEnrollment,
     )),
     modifiers(&SecuritySchemes),
 )]

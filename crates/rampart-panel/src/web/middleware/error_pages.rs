@@ -10,7 +10,7 @@ use crate::web::ui::pages::{ErrorPage, Rendered, render};
 
 /// Whether `path` belongs to the API (errors as JSON, never HTML).
 pub fn is_api_path(path: &str) -> bool {
-    path.starts_with("/api/") || path.starts_with("/oauth/")
+    path.starts_with("/api/") || path.starts_with("/oauth/") || path.starts_with("/agent/")
 }
 
 /// Replaces an error response nobody rendered with the generic page (or

@@ -52,12 +52,15 @@ pub fn same_origin(services: &Services, headers: &HeaderMap) -> bool {
     false
 }
 
-/// Requests a browser cannot forge across origins: the OAuth endpoints
-/// (client credentials, no cookies) and anything with an `Authorization`
+/// Requests a browser cannot forge across origins: the OAuth and agent
+/// endpoints (their own credentials, no cookies) and anything with an `Authorization`
 /// header (a cross-site page cannot set one without a CORS preflight, which
 /// the panel never grants). Cookies are ignored on such requests.
 fn not_cookie_authenticated(req: &Request) -> bool {
-    req.uri().path().starts_with("/oauth/") || req.headers().contains_key(header::AUTHORIZATION)
+    let path = req.uri().path();
+    path.starts_with("/oauth/")
+        || path.starts_with("/agent/")
+        || req.headers().contains_key(header::AUTHORIZATION)
 }
 
 pub async fn origin_check(

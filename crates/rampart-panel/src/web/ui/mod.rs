@@ -7,6 +7,7 @@ pub mod api_clients;
 pub mod assets;
 pub mod dashboard;
 pub mod login;
+pub mod nodes;
 pub mod pages;
 pub mod setup;
 
@@ -29,6 +30,7 @@ pub fn chrome(
         nav_users: can(Scope::UsersView),
         nav_roles: can(Scope::Admin),
         nav_audit: can(Scope::AuditView),
+        nav_nodes: can(Scope::NodesView),
         current,
     }
 }

@@ -52,6 +52,7 @@ pub struct Chrome {
     pub nav_users: bool,
     pub nav_roles: bool,
     pub nav_audit: bool,
+    pub nav_nodes: bool,
     /// Which entry is current: "dashboard", "account", "users", "roles", "audit".
     pub current: &'static str,
 }
@@ -327,5 +328,28 @@ app_page!(ApiClientsPage, "api_clients.html" {
     own_scopes: Vec<&'static str>,
     new_secret: Option<(String, String)>,
     admin_view: bool,
+    flash: Flash,
+});
+
+#[derive(Debug, Clone)]
+pub struct NodeRow {
+    pub id: String,
+    pub name: String,
+    pub online: bool,
+    pub last_seen: String,
+    pub agent: String,
+    pub os: String,
+    pub cpu: String,
+    pub memory: String,
+    pub disk: String,
+    pub docker: String,
+    pub state: &'static str,
+}
+
+app_page!(NodesPage, "nodes.html" {
+    nodes: Vec<NodeRow>,
+    can_edit: bool,
+    enrollment: Option<(String, String)>,
+    panel_url: String,
     flash: Flash,
 });

@@ -1,0 +1,176 @@
+//! One agent link: hello, welcome, then heartbeats in, requests and pings
+//! out, until either side goes away. Any protocol violation — a binary or
+//! oversized frame, malformed JSON, an unknown message, a hello for another
+//! node or protocol, more than [`MAX_MESSAGES_PER_SEC`] messages a second —
+//! closes the link with a logged reason; the panel itself is unaffected.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use rampart_proto::{AgentMessage, PROTOCOL_VERSION, PanelMessage, decode_agent, encode};
+use tokio::sync::mpsc;
+
+use super::{HEARTBEAT_SECS, OFFLINE_AFTER_SECS};
+use crate::Services;
+use crate::audit::{AuditNote, EventType};
+use crate::store::NodeRecord;
+
+/// More messages than this per second from one agent close its link.
+pub const MAX_MESSAGES_PER_SEC: u32 = 50;
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn close(socket: &mut futures_util::stream::SplitSink<WebSocket, Message>, reason: &str) {
+    let frame = CloseFrame {
+        code: axum::extract::ws::close_code::POLICY,
+        reason: Utf8Bytes::from(reason.chars().take(100).collect::<String>()),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// Runs the link of an authenticated `node` until it ends.
+pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
+    let (mut out, mut inc) = socket.split();
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, inc.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) => decode_agent(t.as_str()),
+        _ => {
+            close(&mut out, "expected hello").await;
+            tracing::warn!(node = %node.id, "agent link closed: no hello");
+            return;
+        }
+    };
+    let (agent_version, read_only) = match hello {
+        Ok(AgentMessage::Hello {
+            protocol,
+            node_id,
+            agent_version,
+            capabilities,
+        }) if protocol == PROTOCOL_VERSION && node_id == node.id.as_str() => {
+            (agent_version, capabilities.iter().any(|c| c == "read_only"))
+        }
+        Ok(AgentMessage::Hello { node_id, .. }) if node_id != node.id.as_str() => {
+            close(&mut out, "hello names another node").await;
+            tracing::warn!(node = %node.id, "agent link closed: hello for another node");
+            let _ = services
+                .record_event(
+                    &format!("node:{}", node.id),
+                    AuditNote::new(EventType::Suspicious, "agent.wrong_node")
+                        .target(format!("node:{}", node.id)),
+                    "denied",
+                )
+                .await;
+            return;
+        }
+        other => {
+            close(&mut out, "bad hello").await;
+            tracing::warn!(node = %node.id, detail = ?other.err(), "agent link closed: bad hello");
+            return;
+        }
+    };
+    let welcome = PanelMessage::Welcome {
+        protocol: PROTOCOL_VERSION,
+        heartbeat_secs: HEARTBEAT_SECS,
+    };
+    if out
+        .send(Message::Text(encode(&welcome).into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (tx, mut rx) = mpsc::channel::<PanelMessage>(64);
+    let serial = services.hub.register(&node.id, tx);
+    tracing::info!(node = %node.id, name = %node.name, %agent_version, read_only, "agent connected");
+    let _ = services
+        .record_event(
+            &format!("node:{}", node.id),
+            AuditNote::new(EventType::Auth, "agent.connect").target(format!("node:{}", node.id)),
+            "success",
+        )
+        .await;
+
+    let silence = Duration::from_secs(OFFLINE_AFTER_SECS as u64);
+    let mut window = (services.clock.now().0, 0u32);
+    let reason = loop {
+        tokio::select! {
+            incoming = tokio::time::timeout(silence, inc.next()) => {
+                let frame = match incoming {
+                    Err(_) => break "no heartbeat",
+                    Ok(None) | Ok(Some(Err(_))) => break "connection closed",
+                    Ok(Some(Ok(m))) => m,
+                };
+                let now = services.clock.now().0;
+                if window.0 != now {
+                    window = (now, 0);
+                }
+                window.1 += 1;
+                if window.1 > MAX_MESSAGES_PER_SEC {
+                    close(&mut out, "too many messages").await;
+                    break "rate limit exceeded";
+                }
+                let text = match frame {
+                    Message::Text(t) => t,
+                    Message::Close(_) => break "agent closed the link",
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                    Message::Binary(_) => {
+                        close(&mut out, "binary frames are not part of the protocol").await;
+                        break "binary frame";
+                    }
+                };
+                match decode_agent(text.as_str()) {
+                    Ok(AgentMessage::Heartbeat { stats }) => {
+                        let json = encode(&stats);
+                        if let Err(e) = services
+                            .store
+                            .record_heartbeat(&node.id, services.clock.now(), &agent_version, read_only, &json)
+                            .await
+                        {
+                            tracing::warn!(node = %node.id, error = %e, "recording a heartbeat failed");
+                        }
+                    }
+                    Ok(AgentMessage::Response { id, result }) => services.hub.complete(id, result),
+                    Ok(AgentMessage::Pong { .. }) => {}
+                    Ok(AgentMessage::Hello { .. }) => {
+                        close(&mut out, "hello twice").await;
+                        break "second hello";
+                    }
+                    Err(e) => {
+                        close(&mut out, "malformed message").await;
+                        tracing::warn!(node = %node.id, error = %e, "agent sent a malformed message");
+                        break "malformed message";
+                    }
+                }
+            }
+            outgoing = rx.recv() => {
+                match outgoing {
+                    Some(msg) => {
+                        if out.send(Message::Text(encode(&msg).into())).await.is_err() {
+                            break "send failed";
+                        }
+                    }
+                    None => {
+                        close(&mut out, "disconnected by the panel").await;
+                        break "disconnected by the panel";
+                    }
+                }
+            }
+        }
+    };
+    services.hub.unregister(&node.id, serial);
+    tracing::info!(node = %node.id, reason, "agent disconnected");
+    let _ = services
+        .record_event(
+            &format!("node:{}", node.id),
+            AuditNote::new(EventType::Audit, "agent.disconnect")
+                .target(format!("node:{}", node.id))
+                .extra("reason", &reason_label(reason)),
+            "success",
+        )
+        .await;
+}
+
+/// Our fixed reason strings as audit values.
+fn reason_label(reason: &'static str) -> &'static str {
+    reason
+}

@@ -1,0 +1,118 @@
+//! The agents' endpoints: `POST /agent/enroll` (token → credential) and
+//! `GET /agent/link` (the WebSocket). Agents authenticate with their own
+//! credential, never a user's; until the panel serves TLS (next step of
+//! issue 5), both accept only loopback peers.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rampart_proto::MAX_FRAME_BYTES;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::api::ApiError;
+use super::api::json::ApiJson;
+use super::client::Peer;
+use crate::Services;
+use crate::audit::{AuditNote, EventType};
+
+fn loopback(peer: Peer) -> bool {
+    peer.0.is_some_and(|p| p.ip().is_loopback())
+}
+
+fn needs_tls() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "tls_required",
+        "agent links from other machines need TLS, which this panel does not serve yet",
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollBody {
+    token: String,
+}
+
+pub async fn enroll(
+    State(services): State<Arc<Services>>,
+    peer: Peer,
+    ApiJson(body): ApiJson<EnrollBody>,
+) -> Result<Response, ApiError> {
+    if !loopback(peer) {
+        return Err(needs_tls());
+    }
+    let key = format!(
+        "enroll-ip:{}",
+        peer.0.map(|p| p.ip().to_string()).unwrap_or_default()
+    );
+    let limit = services.settings.login_limits.per_ip;
+    if let Err(retry) = services.limiter.check(&key, limit, services.clock.now()) {
+        return Err(ApiError::rate_limited(retry));
+    }
+    match services.enroll_agent(&body.token).await? {
+        Ok((node_id, credential)) => {
+            let mut res =
+                Json(json!({ "node_id": node_id.as_str(), "credential": credential.expose() }))
+                    .into_response();
+            res.extensions_mut().insert(
+                AuditNote::new(EventType::Security, "agent.enroll")
+                    .actor(format!("node:{node_id}"))
+                    .target(format!("node:{node_id}")),
+            );
+            Ok(res)
+        }
+        Err(e) => {
+            services
+                .limiter
+                .record_failure(&key, limit, services.clock.now());
+            let mut err = ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", e.to_string());
+            err.note = Some(Box::new(AuditNote::new(
+                EventType::AuthFailed,
+                "agent.enroll",
+            )));
+            Err(err)
+        }
+    }
+}
+
+pub async fn link(
+    State(services): State<Arc<Services>>,
+    peer: Peer,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    if !loopback(peer) {
+        return Err(needs_tls());
+    }
+    let node = headers
+        .get("x-rampart-node")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let credential = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let Some(record) = services.authenticate_agent(node, credential).await? else {
+        let mut err = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credential",
+            "unknown node or credential",
+        );
+        err.note = Some(Box::new(AuditNote::new(
+            EventType::AuthFailed,
+            "agent.link",
+        )));
+        return Err(err);
+    };
+    let runner = services.clone();
+    Ok(ws
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| crate::agents::link::run(runner, record, socket)))
+}
