@@ -98,6 +98,30 @@ pub enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run the agent role on this node: enroll once with a token, then keep a link to the panel.
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The panel's URL, e.g. http://127.0.0.1:8080 (needed to enroll).
+    #[arg(long, env = "RAMPART_PANEL_URL", value_name = "URL")]
+    pub panel_url: Option<String>,
+    /// One-time enrollment token from the panel (first start only).
+    #[arg(
+        long,
+        env = "RAMPART_ENROLL_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        conflicts_with = "enroll_token_file"
+    )]
+    pub enroll_token: Option<String>,
+    /// File holding the enrollment token (e.g. under /run/secrets).
+    #[arg(long, env = "RAMPART_AGENT_TOKEN_FILE", value_name = "FILE")]
+    pub enroll_token_file: Option<PathBuf>,
+    /// Report and stream only; refuse every command that would change the node.
+    #[arg(long, env = "RAMPART_READ_ONLY")]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +160,14 @@ pub enum AdminCommand {
         /// Comma-separated scopes, each held by the user.
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
+    },
+    /// Create a node; prints {"node_id","enroll_token"} as JSON (the token works once, for one hour).
+    CreateNode {
+        #[arg(long)]
+        name: String,
+        /// Address users reach the node's services at.
+        #[arg(long, default_value = "")]
+        public_address: String,
     },
     /// Revoke every API access token (clients stay; they must ask for new tokens).
     RevokeAllTokens,

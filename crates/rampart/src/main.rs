@@ -36,6 +36,7 @@ fn main() -> std::process::ExitCode {
             Command::Up | Command::Panel => commands::serve::run(config).await,
             Command::Admin(admin) => commands::admin::run(config, admin).await,
             Command::Audit(audit) => commands::audit::run(config, audit).await,
+            Command::Agent(args) => commands::agent::run(config, args).await,
         }
     });
     match result {

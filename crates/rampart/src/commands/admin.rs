@@ -89,6 +89,35 @@ pub async fn run(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             println!("{out}");
             Ok(())
         }
+        AdminCommand::CreateNode {
+            name,
+            public_address,
+        } => {
+            let name = rampart_core::NodeName::parse(&name).context("invalid --name")?;
+            rampart_panel::web::api::nodes::validate_address(&public_address)
+                .map_err(|e| anyhow::anyhow!("invalid --public-address: {e}"))?;
+            let created = match services
+                .create_node_unchecked(&name, &public_address, 5657, "")
+                .await
+            {
+                Ok(c) => c,
+                Err(rampart_panel::agents::NodeError::NameTaken) => {
+                    bail!("a node named {name} already exists")
+                }
+                Err(e) => return Err(e).context("cannot create the node"),
+            };
+            services
+                .record_event(
+                    "cli",
+                    AuditNote::new(EventType::Audit, "node.create")
+                        .target(format!("node:{}", created.node_id)),
+                    "success",
+                )
+                .await?;
+            let out = serde_json::json!({ "node_id": created.node_id.as_str(), "enroll_token": created.enroll_token });
+            println!("{out}");
+            Ok(())
+        }
         AdminCommand::RevokeAllTokens => {
             let n = services.store.delete_all_api_tokens().await?;
             services

@@ -1,5 +1,6 @@
 //! One module per top-level command.
 
 pub mod admin;
+pub mod agent;
 pub mod audit;
 pub mod serve;

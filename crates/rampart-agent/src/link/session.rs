@@ -1,0 +1,144 @@
+//! One connection to the panel, from dial to close.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use rampart_proto::{
+    AgentMessage, CommandResult, MAX_FRAME_BYTES, PROTOCOL_VERSION, PanelMessage, decode_panel,
+    encode,
+};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::AgentOptions;
+use crate::state::AgentState;
+use crate::{AGENT_VERSION, AgentError};
+
+/// `http://host:port` → `ws://host:port/agent/link`.
+fn link_url(panel_url: &str) -> Result<String, AgentError> {
+    let base = panel_url.trim_end_matches('/');
+    if let Some(rest) = base.strip_prefix("http://") {
+        Ok(format!("ws://{rest}/agent/link"))
+    } else if base.starts_with("https://") {
+        Err(AgentError::Url(
+            "TLS agent links are not supported yet; use the panel's loopback http:// URL".into(),
+        ))
+    } else {
+        Err(AgentError::Url(format!("{base}: expected http://")))
+    }
+}
+
+fn header(value: &str) -> Result<HeaderValue, AgentError> {
+    HeaderValue::from_str(value)
+        .map_err(|_| AgentError::State("credential or node id is not a valid header value".into()))
+}
+
+pub(super) async fn run(state: &AgentState, options: &AgentOptions) -> Result<(), AgentError> {
+    let mut request = link_url(&state.panel_url)?
+        .into_client_request()
+        .map_err(|e| AgentError::Url(e.to_string()))?;
+    request.headers_mut().insert(
+        "authorization",
+        header(&format!("Bearer {}", state.credential))?,
+    );
+    request
+        .headers_mut()
+        .insert("x-rampart-node", header(&state.node_id)?);
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME_BYTES))
+        .max_frame_size(Some(MAX_FRAME_BYTES));
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), false)
+        .await
+        .map_err(|e| AgentError::Panel(e.to_string()))?;
+    let (mut out, mut inc) = ws.split();
+    let send = |m: AgentMessage| Message::Text(encode(&m).into());
+
+    let mut capabilities = Vec::new();
+    if options.read_only {
+        capabilities.push("read_only".to_owned());
+    }
+    out.send(send(AgentMessage::Hello {
+        protocol: PROTOCOL_VERSION,
+        node_id: state.node_id.clone(),
+        agent_version: AGENT_VERSION.to_owned(),
+        capabilities,
+    }))
+    .await
+    .map_err(|e| AgentError::Panel(e.to_string()))?;
+    let heartbeat_secs = match tokio::time::timeout(Duration::from_secs(10), inc.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) => match decode_panel(t.as_str()) {
+            Ok(PanelMessage::Welcome {
+                protocol,
+                heartbeat_secs,
+            }) if protocol == PROTOCOL_VERSION => heartbeat_secs,
+            other => {
+                return Err(AgentError::Panel(format!(
+                    "unexpected answer to hello: {other:?}"
+                )));
+            }
+        },
+        _ => return Err(AgentError::Panel("no welcome from the panel".into())),
+    };
+    tracing::info!(node = %state.node_id, heartbeat_secs, "connected to the panel");
+    let mut tick =
+        tokio::time::interval(Duration::from_secs(u64::from(heartbeat_secs.clamp(1, 60))));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let stats = crate::stats::gather(&options.data_dir).await;
+                out.send(send(AgentMessage::Heartbeat { stats })).await.map_err(|e| AgentError::Panel(e.to_string()))?;
+            }
+            frame = inc.next() => {
+                let text = match frame {
+                    None => return Ok(()),
+                    Some(Err(e)) => return Err(AgentError::Panel(e.to_string())),
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Close(c))) => {
+                        tracing::info!(reason = ?c.map(|c| c.reason.to_string()), "the panel closed the link");
+                        return Ok(());
+                    }
+                    Some(Ok(_)) => continue,
+                };
+                let reply = match decode_panel(text.as_str()) {
+                    Ok(PanelMessage::Ping { nonce }) => AgentMessage::Pong { nonce },
+                    Ok(PanelMessage::Request { id, node_id, command }) => {
+                        let result = if node_id != state.node_id {
+                            // Defense in depth: a command for another node is refused.
+                            tracing::warn!(for_node = %node_id, "refused a command for another node");
+                            CommandResult::Refused { reason: "this agent serves another node".into() }
+                        } else if options.read_only && command.is_mutating() {
+                            CommandResult::Refused { reason: "this agent is read-only".into() }
+                        } else {
+                            match command {
+                                rampart_proto::Command::Describe => CommandResult::Described {
+                                    stats: crate::stats::gather(&options.data_dir).await,
+                                },
+                            }
+                        };
+                        AgentMessage::Response { id, result }
+                    }
+                    Ok(PanelMessage::Welcome { .. }) => continue,
+                    Err(e) => return Err(AgentError::Panel(format!("malformed message from the panel: {e}"))),
+                };
+                out.send(send(reply)).await.map_err(|e| AgentError::Panel(e.to_string()))?;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_urls() {
+        assert_eq!(
+            link_url("http://127.0.0.1:8080/").unwrap(),
+            "ws://127.0.0.1:8080/agent/link"
+        );
+        assert!(link_url("https://panel.example").is_err());
+        assert!(link_url("ftp://x").is_err());
+    }
+}
