@@ -256,6 +256,47 @@ fn table() -> Vec<Case> {
             API_OTHERS_CLIENT,
         ),
         api(Method::GET, "/api/v1/audit", None, API_USERS_VIEW),
+        get("/nodes", [303, 200, 403, 200, 200, 200]),
+        post("/nodes", &[("name", "X")], [303, 403, 403, 400, 400, 403]),
+        post("/nodes/{id}/revoke", &[], [303, 403, 403, 404, 404, 403]),
+        api(
+            Method::GET,
+            "/api/v1/nodes",
+            None,
+            [401, 200, 403, 200, 200, 200],
+        ),
+        api(
+            Method::POST,
+            "/api/v1/nodes",
+            Some(r#"{"name":"X"}"#),
+            [401, 403, 403, 400, 400, 403],
+        ),
+        api(
+            Method::GET,
+            "/api/v1/nodes/{id}",
+            None,
+            [401, 404, 403, 404, 404, 404],
+        ),
+        api(
+            Method::DELETE,
+            "/api/v1/nodes/{id}",
+            None,
+            [401, 403, 403, 404, 404, 403],
+        ),
+        api(
+            Method::POST,
+            "/api/v1/nodes/{id}/describe",
+            None,
+            [401, 404, 403, 404, 404, 404],
+        ),
+        // Agent endpoints take agent credentials only; a user's session is nothing to them.
+        api(
+            Method::POST,
+            "/agent/enroll",
+            Some(r#"{"token":"rn1.x"}"#),
+            [401; 6],
+        ),
+        api(Method::GET, "/agent/link", None, [400; 6]),
         get("/static/{file}", ALL_200),
         get("/health", ALL_200),
         get("/ready", ALL_200),
@@ -298,7 +339,9 @@ async fn run_case(panel: &TestPanel, case: &Case, who: usize, n: usize) -> u16 {
         _ => ANON_CSRF.to_owned(),
     };
     let (target_client, _) = panel.api_client(target, "server.view").await;
-    let id_value = if case.route.contains("/sessions/") {
+    let id_value = if case.route.contains("nodes/") {
+        "nd_000000000000000000000000".to_owned()
+    } else if case.route.contains("/sessions/") {
         target_session_id
     } else if case.route.contains("api-clients/") {
         target_client
@@ -310,7 +353,7 @@ async fn run_case(panel: &TestPanel, case: &Case, who: usize, n: usize) -> u16 {
         .replace("{id}", &id_value)
         .replace("{name}", "ghost")
         .replace("{file}", "app.css");
-    let res = if path.starts_with("/api/") {
+    let res = if path.starts_with("/api/") || path.starts_with("/agent/") {
         let origin = panel.url.clone();
         let mut headers = vec![("origin", origin.as_str()), ("x-csrf-token", csrf.as_str())];
         if case.json.is_some() {

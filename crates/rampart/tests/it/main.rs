@@ -10,6 +10,7 @@ mod audit_cli;
 mod browser;
 mod config_layers;
 mod docs;
+mod nodes;
 mod serve;
 
 use std::path::Path;
