@@ -33,7 +33,8 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Up | Command::Panel => commands::serve::run(config).await,
+            Command::Up => commands::serve::run(config, true).await,
+            Command::Panel => commands::serve::run(config, false).await,
             Command::Admin(admin) => commands::admin::run(config, admin).await,
             Command::Audit(audit) => commands::audit::run(config, audit).await,
             Command::Agent(args) => commands::agent::run(config, args).await,

@@ -51,7 +51,7 @@ pub fn services(config: &Config, store: Store) -> anyhow::Result<Arc<Services>> 
     Ok(Arc::new(services))
 }
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub async fn run(config: Config, with_local_agent: bool) -> anyhow::Result<()> {
     config.check_listen_policy()?;
     let store = open_store(&config).await?;
     let services = services(&config, store)?;
@@ -71,6 +71,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         writeln!(out, "Setup URL: {origin}/setup?token={}", token.expose())?;
         out.flush()?;
         tracing::info!("no administrator yet: open the setup URL printed on standard output");
+    }
+
+    if with_local_agent {
+        match local_agent_state(&services, &config, local).await {
+            Ok(Some(state)) => {
+                let options = rampart_agent::AgentOptions {
+                    data_dir: config.data_dir.join("agent"),
+                    read_only: false,
+                    rng: std::sync::Arc::new(OsRandom),
+                };
+                tokio::spawn(rampart_agent::run(
+                    state,
+                    options,
+                    std::future::pending::<()>(),
+                ));
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "the local agent could not start"),
+        }
     }
 
     let usage = services.clone();
@@ -129,4 +148,52 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// The local agent's identity for `rampart up`: enrolled on first start as
+/// node `local` (in process, no token leaves it), reused afterwards. `None`
+/// when a `local` node exists without this data dir's agent (e.g. it was
+/// revoked or belongs to another install): then nothing is started.
+async fn local_agent_state(
+    services: &Services,
+    config: &Config,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<Option<rampart_agent::AgentState>> {
+    let dir = config.data_dir.join("agent");
+    // The agent dials the panel over loopback, whatever the public address.
+    let port = listen.port();
+    let panel_url = format!("http://127.0.0.1:{port}");
+    if let Some(mut state) = rampart_agent::AgentState::load(&dir)? {
+        if state.panel_url != panel_url {
+            state.panel_url = panel_url;
+            state.save(&dir)?;
+        }
+        return Ok(Some(state));
+    }
+    let name = rampart_core::NodeName::parse("local").context("node name")?;
+    let created = match services
+        .create_node_unchecked(&name, "127.0.0.1", 5657, "local")
+        .await
+    {
+        Ok(c) => c,
+        Err(rampart_panel::agents::NodeError::NameTaken) => {
+            tracing::warn!(
+                "a node named local exists but this data dir holds no agent for it; not starting a local agent"
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e).context("cannot create the local node"),
+    };
+    let (node_id, credential) = services
+        .enroll_agent(&created.enroll_token)
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = rampart_agent::AgentState {
+        panel_url,
+        node_id: node_id.to_string(),
+        credential: credential.expose().to_owned(),
+    };
+    state.save(&dir)?;
+    tracing::info!(node = %node_id, "local node enrolled");
+    Ok(Some(state))
 }

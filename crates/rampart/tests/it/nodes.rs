@@ -448,3 +448,108 @@ async fn bad_frames_close_the_link_and_nothing_else() {
     let _again = env.agent(&dir, None, &[]);
     assert!(env.wait_online(&node, true, Duration::from_secs(10)).await);
 }
+
+#[tokio::test]
+async fn up_enrolls_and_runs_a_local_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let toml = dir.path().join("rampart.toml");
+    std::fs::write(&toml, "[auth]\nrequire_2fa_for = []\n").unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "up",
+        "--listen",
+        &listen,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--config",
+        toml.to_str().unwrap(),
+    ];
+    let mut up = Binary::start(exe(), &args, &[]);
+    let line = up
+        .wait_stdout_line("Setup URL: ", super::STARTUP)
+        .await
+        .unwrap();
+    let url = super::setup_url(&line);
+    let base = format!("http://{listen}");
+    let path = format!("/setup?{}", url.split('?').nth(1).unwrap());
+    let browser = TestClient::new(&base);
+    let csrf = browser.get(&path).await.csrf_token().unwrap();
+    browser
+        .post_form(
+            &path,
+            &[
+                ("username", "ada"),
+                ("password", GOOD_PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    let mut items = Vec::new();
+    for _ in 0..100 {
+        items = local_nodes(&browser).await;
+        if items.first().is_some_and(|n| n["online"] == true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["name"], "local");
+    assert_eq!(items[0]["online"], true);
+    assert!(
+        items[0]["docker_available"].is_boolean(),
+        "Docker status reported either way"
+    );
+    if items[0]["docker_available"] == false {
+        assert!(
+            items[0]["docker_reason"]
+                .as_str()
+                .is_some_and(|r| !r.is_empty()),
+            "with the reason"
+        );
+    }
+    let id = items[0]["id"].as_str().unwrap().to_owned();
+    up.stop().await;
+
+    // Restart: the same node comes back, no second one.
+    let _up = Binary::start(exe(), &args, &[]);
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let browser = TestClient::new(&base);
+    let csrf = browser.get("/login").await.csrf_token().unwrap();
+    browser
+        .post_form(
+            "/login",
+            &[
+                ("username", "ada"),
+                ("password", GOOD_PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    let mut again = Vec::new();
+    for _ in 0..100 {
+        again = local_nodes(&browser).await;
+        if again.first().is_some_and(|n| n["online"] == true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0]["id"], id.as_str());
+    assert_eq!(again[0]["online"], true);
+}
+
+async fn local_nodes(b: &TestClient) -> Vec<Value> {
+    let res = b.get("/api/v1/nodes").await;
+    let v: Value = serde_json::from_str(&res.body).unwrap_or(Value::Null);
+    v["items"].as_array().cloned().unwrap_or_default()
+}
