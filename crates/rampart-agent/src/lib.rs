@@ -15,6 +15,12 @@ pub use state::{AgentState, enroll};
 
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Installs ring as the process's TLS crypto provider if none is yet (the
+/// whole tree uses ring; HTTP clients need a provider even for http://).
+pub fn ensure_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     #[error("cannot reach the panel: {0}")]

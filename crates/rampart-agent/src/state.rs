@@ -15,6 +15,9 @@ pub struct AgentState {
     pub panel_url: String,
     pub node_id: String,
     pub credential: String,
+    /// SHA-256 of the panel's agent certificate (for https:// panels).
+    #[serde(default)]
+    pub panel_fingerprint: Option<String>,
 }
 
 impl std::fmt::Debug for AgentState {
@@ -23,6 +26,7 @@ impl std::fmt::Debug for AgentState {
             .field("panel_url", &self.panel_url)
             .field("node_id", &self.node_id)
             .field("credential", &"***")
+            .field("panel_fingerprint", &self.panel_fingerprint)
             .finish()
     }
 }
@@ -79,13 +83,38 @@ pub async fn enroll(
     token: &str,
     data_dir: &Path,
 ) -> Result<AgentState, AgentError> {
-    let url = format!("{}/agent/enroll", panel_url.trim_end_matches('/'));
-    let res = reqwest::Client::new()
+    crate::ensure_crypto_provider();
+    let token = token.trim();
+    let fingerprint = token
+        .strip_prefix("rn1.")
+        .and_then(|r| r.split('.').nth(1))
+        .map(str::to_owned);
+    let base = panel_url.trim_end_matches('/');
+    let client = if base.starts_with("https://") {
+        let fp = fingerprint.as_deref().ok_or_else(|| {
+            AgentError::EnrollRefused(
+                "this token carries no certificate fingerprint; create the node on a panel with --agent-listen".into(),
+            )
+        })?;
+        let config = crate::link::pinned::client_config(fp)?;
+        reqwest::Client::builder()
+            .tls_backend_preconfigured((*config).clone())
+            .build()
+            .map_err(|e| AgentError::Panel(e.to_string()))?
+    } else if base.starts_with("http://") {
+        reqwest::Client::new()
+    } else {
+        return Err(AgentError::Url(format!(
+            "{base}: expected http:// or https://"
+        )));
+    };
+    let url = format!("{base}/agent/enroll");
+    let res = client
         .post(&url)
-        .json(&serde_json::json!({ "token": token.trim() }))
+        .json(&serde_json::json!({ "token": token }))
         .send()
         .await
-        .map_err(|e| AgentError::Panel(e.to_string()))?;
+        .map_err(|e| AgentError::Panel(error_chain(&e)))?;
     let status = res.status();
     let body = res
         .text()
@@ -104,9 +133,22 @@ pub async fn enroll(
         panel_url: panel_url.trim_end_matches('/').to_owned(),
         node_id: answer.node_id,
         credential: answer.credential,
+        panel_fingerprint: fingerprint.filter(|_| base.starts_with("https://")),
     };
     state.save(data_dir)?;
     Ok(state)
+}
+
+/// `error: cause: cause…` (reqwest hides TLS failures in the chain).
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -122,6 +164,7 @@ mod tests {
             panel_url: "http://127.0.0.1:8080".into(),
             node_id: "nd_000000000000000000000000".into(),
             credential: "c".repeat(64),
+            panel_fingerprint: None,
         };
         s.save(dir.path()).unwrap();
         let mode = std::fs::metadata(dir.path().join("agent.json"))

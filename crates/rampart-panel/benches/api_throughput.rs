@@ -79,6 +79,7 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // Log as the binary does (info level, text), into a sink: the panel's
     // access log line is part of the cost of each request.
     tracing_subscriber::fmt()

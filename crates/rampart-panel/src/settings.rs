@@ -90,6 +90,9 @@ pub struct PanelSettings {
     /// Audit records older than this are pruned.
     pub audit_retention_days: i64,
     pub api: ApiSettings,
+    /// SHA-256 of the agent endpoint's TLS certificate, when the panel
+    /// serves one; enrollment tokens carry it for agents to pin.
+    pub agent_tls_fingerprint: Option<String>,
 }
 
 impl Default for PanelSettings {
@@ -109,6 +112,7 @@ impl Default for PanelSettings {
             login_limits: LoginLimits::default(),
             audit_retention_days: 90,
             api: ApiSettings::default(),
+            agent_tls_fingerprint: None,
         }
     }
 }

@@ -78,6 +78,8 @@ pub struct TestClient {
 
 impl TestClient {
     pub fn new(base: &str) -> TestClient {
+        // The workspace's reqwest needs a TLS provider even for http://.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         TestClient {
             base: base.trim_end_matches('/').to_owned(),
             http: reqwest::Client::builder()

@@ -137,6 +137,7 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // Cold start: median of 5 fresh data dirs.
     let mut starts = Vec::new();
     for _ in 0..5 {

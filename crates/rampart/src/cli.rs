@@ -74,6 +74,15 @@ pub struct GlobalArgs {
     )]
     pub trusted_proxies: Option<Vec<String>>,
 
+    /// Serve the agent endpoints over TLS on this address (for agents on other machines).
+    #[arg(
+        long,
+        global = true,
+        env = "RAMPART_AGENT_LISTEN",
+        value_name = "ADDR:PORT"
+    )]
+    pub agent_listen: Option<SocketAddr>,
+
     /// Log format on stderr [default: text].
     #[arg(long, global = true, env = "RAMPART_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,

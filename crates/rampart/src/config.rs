@@ -32,6 +32,7 @@ pub struct FileConfig {
     pub behind_proxy: Option<bool>,
     pub log_format: Option<LogFormat>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub agent_listen: Option<SocketAddr>,
     #[serde(default)]
     pub session: SessionFileConfig,
     #[serde(default)]
@@ -99,6 +100,7 @@ pub struct Config {
     pub login_limits: LoginLimits,
     pub audit_retention_days: i64,
     pub api: ApiSettings,
+    pub agent_listen: Option<SocketAddr>,
 }
 
 fn read_secret_file(path: &Path) -> anyhow::Result<SecretString> {
@@ -246,6 +248,7 @@ impl Config {
             api.rate_limits.push((name, limit));
         }
         Ok(Config {
+            agent_listen: args.agent_listen.or(file.agent_listen),
             api,
             trusted_proxies,
             require_2fa_for,

@@ -21,6 +21,8 @@ fn main() -> std::process::ExitCode {
         }
     };
     logging::init(config.log_format);
+    // One TLS crypto provider for the whole process (ring; see ARCHITECTURE).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -2,6 +2,7 @@
 //! failure wait (jittered exponential backoff, 1 s doubling to 60 s) and
 //! dial again. Running servers never depend on the link being up.
 
+pub mod pinned;
 mod session;
 
 use std::path::PathBuf;

@@ -16,17 +16,17 @@ use super::AgentOptions;
 use crate::state::AgentState;
 use crate::{AGENT_VERSION, AgentError};
 
-/// `http://host:port` → `ws://host:port/agent/link`.
+/// `http://h:p` → `ws://h:p/agent/link`, `https://h:p` → `wss://h:p/agent/link`.
 fn link_url(panel_url: &str) -> Result<String, AgentError> {
     let base = panel_url.trim_end_matches('/');
     if let Some(rest) = base.strip_prefix("http://") {
         Ok(format!("ws://{rest}/agent/link"))
-    } else if base.starts_with("https://") {
-        Err(AgentError::Url(
-            "TLS agent links are not supported yet; use the panel's loopback http:// URL".into(),
-        ))
+    } else if let Some(rest) = base.strip_prefix("https://") {
+        Ok(format!("wss://{rest}/agent/link"))
     } else {
-        Err(AgentError::Url(format!("{base}: expected http://")))
+        Err(AgentError::Url(format!(
+            "{base}: expected http:// or https://"
+        )))
     }
 }
 
@@ -49,9 +49,24 @@ pub(super) async fn run(state: &AgentState, options: &AgentOptions) -> Result<()
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME_BYTES))
         .max_frame_size(Some(MAX_FRAME_BYTES));
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), false)
-        .await
-        .map_err(|e| AgentError::Panel(e.to_string()))?;
+    let connector = match (
+        &state.panel_fingerprint,
+        state.panel_url.starts_with("https://"),
+    ) {
+        (Some(fp), true) => Some(tokio_tungstenite::Connector::Rustls(
+            super::pinned::client_config(fp)?,
+        )),
+        (None, true) => {
+            return Err(AgentError::State(
+                "an https:// panel needs a pinned certificate fingerprint".into(),
+            ));
+        }
+        _ => None,
+    };
+    let (ws, _) =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), false, connector)
+            .await
+            .map_err(|e| AgentError::Panel(crate::state::error_chain(&e)))?;
     let (mut out, mut inc) = ws.split();
     let send = |m: AgentMessage| Message::Text(encode(&m).into());
 
@@ -138,7 +153,10 @@ mod tests {
             link_url("http://127.0.0.1:8080/").unwrap(),
             "ws://127.0.0.1:8080/agent/link"
         );
-        assert!(link_url("https://panel.example").is_err());
+        assert_eq!(
+            link_url("https://panel.example:8443").unwrap(),
+            "wss://panel.example:8443/agent/link"
+        );
         assert!(link_url("ftp://x").is_err());
     }
 }

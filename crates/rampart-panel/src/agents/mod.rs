@@ -7,6 +7,7 @@
 mod hub;
 pub mod link;
 mod nodes;
+pub mod tls;
 
 pub use hub::{AgentHub, RequestError};
 pub use nodes::{EnrollError, NewNodeToken, NodeError};

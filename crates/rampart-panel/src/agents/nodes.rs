@@ -46,8 +46,10 @@ pub struct NewNodeToken {
     pub enroll_token: String,
 }
 
+/// The secret part of `rn1.<secret>[.<certificate fingerprint>]`.
 fn token_secret(token: &str) -> Option<SecretToken> {
-    SecretToken::parse(token.trim().strip_prefix(TOKEN_PREFIX)?)
+    let rest = token.trim().strip_prefix(TOKEN_PREFIX)?;
+    SecretToken::parse(rest.split('.').next()?)
 }
 
 impl Services {
@@ -92,9 +94,13 @@ impl Services {
                 now,
             })
             .await?;
+        let enroll_token = match &self.settings.agent_tls_fingerprint {
+            Some(fp) => format!("{TOKEN_PREFIX}{}.{fp}", secret.expose()),
+            None => format!("{TOKEN_PREFIX}{}", secret.expose()),
+        };
         Ok(NewNodeToken {
             node_id: id,
-            enroll_token: format!("{TOKEN_PREFIX}{}", secret.expose()),
+            enroll_token,
         })
     }
 

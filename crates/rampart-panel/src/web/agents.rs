@@ -1,7 +1,8 @@
 //! The agents' endpoints: `POST /agent/enroll` (token → credential) and
 //! `GET /agent/link` (the WebSocket). Agents authenticate with their own
-//! credential, never a user's; until the panel serves TLS (next step of
-//! issue 5), both accept only loopback peers.
+//! credential, never a user's. On the plain listener both answer loopback
+//! peers only; other machines use the TLS agent listener (`--agent-listen`),
+//! whose certificate they pin.
 
 use std::sync::Arc;
 
@@ -20,15 +21,21 @@ use super::client::Peer;
 use crate::Services;
 use crate::audit::{AuditNote, EventType};
 
-fn loopback(peer: Peer) -> bool {
-    peer.0.is_some_and(|p| p.ip().is_loopback())
+/// Marks requests that arrived on the TLS agent listener.
+#[derive(Debug, Clone, Copy)]
+pub struct AgentTlsListener;
+
+/// Agent endpoints answer peers on the TLS listener, and plain-HTTP peers
+/// only on loopback.
+fn allowed(peer: Peer, tls: Option<axum::Extension<AgentTlsListener>>) -> bool {
+    tls.is_some() || peer.0.is_some_and(|p| p.ip().is_loopback())
 }
 
 fn needs_tls() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
         "tls_required",
-        "agent links from other machines need TLS, which this panel does not serve yet",
+        "agent links from other machines go to the panel's TLS agent endpoint (--agent-listen)",
     )
 }
 
@@ -41,9 +48,10 @@ pub struct EnrollBody {
 pub async fn enroll(
     State(services): State<Arc<Services>>,
     peer: Peer,
+    tls: Option<axum::Extension<AgentTlsListener>>,
     ApiJson(body): ApiJson<EnrollBody>,
 ) -> Result<Response, ApiError> {
-    if !loopback(peer) {
+    if !allowed(peer, tls) {
         return Err(needs_tls());
     }
     let key = format!(
@@ -83,10 +91,11 @@ pub async fn enroll(
 pub async fn link(
     State(services): State<Arc<Services>>,
     peer: Peer,
+    tls: Option<axum::Extension<AgentTlsListener>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    if !loopback(peer) {
+    if !allowed(peer, tls) {
         return Err(needs_tls());
     }
     let node = headers

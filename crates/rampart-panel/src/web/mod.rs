@@ -233,6 +233,26 @@ pub fn router(services: Arc<Services>) -> Router {
         .with_state(services)
 }
 
+/// The agent endpoints alone, with the request-context and audit layers,
+/// for the TLS agent listener.
+pub fn agent_router(services: Arc<Services>) -> Router {
+    Router::new()
+        .route("/agent/enroll", post(agents::enroll))
+        .route("/agent/link", get(agents::link))
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            services.clone(),
+            middleware::audit::audit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            services.clone(),
+            middleware::request_context::request_context,
+        ))
+        .layer(axum::Extension(agents::AgentTlsListener))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .with_state(services)
+}
+
 /// Serves the panel on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,

@@ -2,5 +2,6 @@
 
 pub mod admin;
 pub mod agent;
+pub mod agent_tls;
 pub mod audit;
 pub mod serve;

@@ -32,8 +32,40 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// Services for commands run on the store; with `--agent-listen`, enrollment
+/// tokens they make carry the agent certificate's fingerprint.
 pub fn services(config: &Config, store: Store) -> anyhow::Result<Arc<Services>> {
+    let fingerprint = agent_certificate(config)?.map(|c| c.fingerprint);
+    services_with(config, store, fingerprint)
+}
+
+/// The agent endpoint's certificate when `--agent-listen` is set (made on
+/// first use, in `<data dir>/agent-tls/`).
+fn agent_certificate(
+    config: &Config,
+) -> anyhow::Result<Option<rampart_panel::agents::tls::AgentCertificate>> {
+    if config.agent_listen.is_none() {
+        return Ok(None);
+    }
+    let names: Vec<String> = config
+        .public_url
+        .as_deref()
+        .and_then(|u| u.split("://").nth(1))
+        .map(|h| vec![h.split(':').next().unwrap_or(h).to_owned()])
+        .unwrap_or_default();
+    Ok(Some(
+        rampart_panel::agents::tls::load_or_create(&config.data_dir.join("agent-tls"), &names)
+            .context("agent endpoint certificate")?,
+    ))
+}
+
+fn services_with(
+    config: &Config,
+    store: Store,
+    agent_fingerprint: Option<String>,
+) -> anyhow::Result<Arc<Services>> {
     let settings = PanelSettings {
+        agent_tls_fingerprint: agent_fingerprint,
         public_origin: config.public_url.clone(),
         https: config.https(),
         session_idle_secs: config.session_idle_secs,
@@ -54,7 +86,15 @@ pub fn services(config: &Config, store: Store) -> anyhow::Result<Arc<Services>> 
 pub async fn run(config: Config, with_local_agent: bool) -> anyhow::Result<()> {
     config.check_listen_policy()?;
     let store = open_store(&config).await?;
-    let services = services(&config, store)?;
+    let agent_cert = agent_certificate(&config)?;
+    let services = services_with(
+        &config,
+        store,
+        agent_cert.as_ref().map(|c| c.fingerprint.clone()),
+    )?;
+    if let (Some(addr), Some(cert)) = (config.agent_listen, agent_cert) {
+        super::agent_tls::spawn(addr, cert, services.clone()).await?;
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -192,6 +232,7 @@ async fn local_agent_state(
         panel_url,
         node_id: node_id.to_string(),
         credential: credential.expose().to_owned(),
+        panel_fingerprint: None,
     };
     state.save(&dir)?;
     tracing::info!(node = %node_id, "local node enrolled");

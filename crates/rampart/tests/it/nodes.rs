@@ -16,6 +16,8 @@ use super::{exe, run_to_end};
 struct Env {
     dir: tempfile::TempDir,
     port: u16,
+    /// The TLS agent listener's port, when started with `--agent-listen`.
+    agent_port: Option<u16>,
     base: String,
     token: String,
     panel: Option<Binary>,
@@ -83,6 +85,7 @@ impl Env {
         let mut env = Env {
             dir,
             port,
+            agent_port: None,
             base: format!("http://127.0.0.1:{port}"),
             token: String::new(),
             panel: None,
@@ -115,11 +118,19 @@ impl Env {
 
     async fn start_panel(&mut self) {
         let listen = format!("127.0.0.1:{}", self.port);
-        let bin = Binary::start(
-            exe(),
-            &["panel", "--listen", &listen, "--data-dir", &self.data()],
-            &[],
-        );
+        let mut args = vec![
+            "panel".to_owned(),
+            "--listen".into(),
+            listen,
+            "--data-dir".into(),
+            self.data(),
+        ];
+        if let Some(p) = self.agent_port {
+            args.push("--agent-listen".into());
+            args.push(format!("127.0.0.1:{p}"));
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let bin = Binary::start(exe(), &argv, &[]);
         for _ in 0..400 {
             if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
                 .await
@@ -552,4 +563,95 @@ async fn local_nodes(b: &TestClient) -> Vec<Value> {
     let res = b.get("/api/v1/nodes").await;
     let v: Value = serde_json::from_str(&res.body).unwrap_or(Value::Null);
     v["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn tls_link_with_a_pinned_certificate() {
+    let mut env = Env::new().await;
+    env.agent_port = Some(free_port());
+    env.stop_panel().await;
+    env.start_panel().await;
+    let agent_url = format!("https://127.0.0.1:{}", env.agent_port.unwrap());
+    // The TLS listener may still be starting.
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", env.agent_port.unwrap()))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (node, token) = env.create_node("remote").await;
+    assert_eq!(
+        token.split('.').count(),
+        3,
+        "the token carries the certificate fingerprint: {token}"
+    );
+    let fingerprint = token.split('.').nth(2).unwrap().to_owned();
+
+    // A token whose pin does not match the panel's certificate: refused.
+    let parts: Vec<&str> = token.split('.').collect();
+    let wrong = format!("{}.{}.{}", parts[0], parts[1], "0".repeat(64));
+    let (code, _, stderr) = run_to_end(
+        &[
+            "agent",
+            "--data-dir",
+            &env.agent_dir("wrong"),
+            "--panel-url",
+            &agent_url,
+            "--enroll-token",
+            &wrong,
+        ],
+        &[],
+    )
+    .await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("is not the pinned"), "{stderr}");
+
+    // The right pin: enrolled and online over wss://.
+    let dir = env.agent_dir("remote");
+    let mut agent = Binary::start(
+        exe(),
+        &[
+            "agent",
+            "--data-dir",
+            &dir,
+            "--panel-url",
+            &agent_url,
+            "--enroll-token",
+            &token,
+        ],
+        &[],
+    );
+    assert!(
+        env.wait_online(&node, true, Duration::from_secs(10)).await,
+        "{:?}",
+        agent.stderr()
+    );
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/agent.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["panel_fingerprint"], fingerprint.as_str());
+    agent.stop().await;
+
+    // The panel's certificate changes (as with a machine in the middle):
+    // the enrolled agent refuses to connect.
+    env.stop_panel().await;
+    std::fs::remove_dir_all(format!("{}/agent-tls", env.data())).unwrap();
+    env.start_panel().await;
+    let agent = Binary::start(exe(), &["agent", "--data-dir", &dir], &[]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !env.online(&node).await,
+        "an unpinned certificate is never trusted"
+    );
+    assert!(
+        agent
+            .stderr()
+            .iter()
+            .any(|l| l.contains("is not the pinned")),
+        "{:?}",
+        agent.stderr()
+    );
 }
