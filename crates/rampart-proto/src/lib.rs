@@ -54,6 +54,8 @@ pub enum AgentMessage {
     Pong {
         nonce: u64,
     },
+    /// The rotated credential is saved; the agent uses it from now on.
+    Rotated,
 }
 
 /// What the panel sends.
@@ -72,6 +74,10 @@ pub enum PanelMessage {
     },
     Ping {
         nonce: u64,
+    },
+    /// A new credential for the agent (the old one works a while longer).
+    Rotate {
+        credential: String,
     },
 }
 
@@ -184,7 +190,7 @@ pub fn decode_agent(frame: &str) -> Result<AgentMessage, ProtoError> {
                 check_len("reason", reason)?
             }
         },
-        AgentMessage::Pong { .. } => {}
+        AgentMessage::Pong { .. } | AgentMessage::Rotated => {}
     }
     Ok(msg)
 }
@@ -192,8 +198,10 @@ pub fn decode_agent(frame: &str) -> Result<AgentMessage, ProtoError> {
 /// Decodes one panel frame.
 pub fn decode_panel(frame: &str) -> Result<PanelMessage, ProtoError> {
     let msg: PanelMessage = decode(frame)?;
-    if let PanelMessage::Request { node_id, .. } = &msg {
-        check_len("node_id", node_id)?;
+    match &msg {
+        PanelMessage::Request { node_id, .. } => check_len("node_id", node_id)?,
+        PanelMessage::Rotate { credential } => check_len("credential", credential)?,
+        _ => {}
     }
     Ok(msg)
 }
@@ -241,6 +249,7 @@ mod tests {
                 result: CommandResult::Described { stats: stats() },
             },
             AgentMessage::Pong { nonce: 3 },
+            AgentMessage::Rotated,
         ];
         for m in agent {
             assert_eq!(decode_agent(&encode(&m)), Ok(m));
@@ -256,6 +265,9 @@ mod tests {
                 command: Command::Describe,
             },
             PanelMessage::Ping { nonce: 9 },
+            PanelMessage::Rotate {
+                credential: "c".repeat(64),
+            },
         ];
         for m in panel {
             assert_eq!(decode_panel(&encode(&m)), Ok(m));

@@ -53,8 +53,13 @@ pub async fn run(
     let mut delay = MIN_DELAY;
     loop {
         let started = tokio::time::Instant::now();
+        // The credential may have been rotated during the last session.
+        let current = match AgentState::load(&options.data_dir) {
+            Ok(Some(saved)) if saved.node_id == state.node_id => saved,
+            _ => state.clone(),
+        };
         tokio::select! {
-            outcome = session::run(&state, &options) => {
+            outcome = session::run(&current, &options) => {
                 match outcome {
                     Ok(()) => tracing::info!("link closed by the panel"),
                     Err(e) => tracing::warn!(error = %e, "link failed"),

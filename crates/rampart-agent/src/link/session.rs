@@ -135,6 +135,14 @@ pub(super) async fn run(state: &AgentState, options: &AgentOptions) -> Result<()
                         AgentMessage::Response { id, result }
                     }
                     Ok(PanelMessage::Welcome { .. }) => continue,
+                    Ok(PanelMessage::Rotate { credential }) => {
+                        // Saved before acknowledging: the next connection uses it.
+                        let mut rotated = state.clone();
+                        rotated.credential = credential;
+                        rotated.save(&options.data_dir)?;
+                        tracing::info!(node = %state.node_id, "credential rotated");
+                        AgentMessage::Rotated
+                    }
                     Err(e) => return Err(AgentError::Panel(format!("malformed message from the panel: {e}"))),
                 };
                 out.send(send(reply)).await.map_err(|e| AgentError::Panel(e.to_string()))?;

@@ -76,6 +76,19 @@ impl AgentHub {
         self.links.lock().map(|l| l.len()).unwrap_or(0)
     }
 
+    /// Sends a message to `node`'s agent; false if it is not connected.
+    pub async fn send(&self, node: &NodeId, msg: PanelMessage) -> bool {
+        let tx = self
+            .links
+            .lock()
+            .ok()
+            .and_then(|l| l.get(node).map(|link| link.tx.clone()));
+        match tx {
+            Some(tx) => tx.send(msg).await.is_ok(),
+            None => false,
+        }
+    }
+
     /// Sends `command` to `node`'s agent and waits up to `timeout` for the answer.
     pub async fn request(
         &self,

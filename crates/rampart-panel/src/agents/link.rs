@@ -131,6 +131,17 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
                     }
                     Ok(AgentMessage::Response { id, result }) => services.hub.complete(id, result),
                     Ok(AgentMessage::Pong { .. }) => {}
+                    Ok(AgentMessage::Rotated) => {
+                        tracing::info!(node = %node.id, "agent saved its rotated credential");
+                        let _ = services
+                            .record_event(
+                                &format!("node:{}", node.id),
+                                AuditNote::new(EventType::Security, "agent.credential_rotated")
+                                    .target(format!("node:{}", node.id)),
+                                "success",
+                            )
+                            .await;
+                    }
                     Ok(AgentMessage::Hello { .. }) => {
                         close(&mut out, "hello twice").await;
                         break "second hello";

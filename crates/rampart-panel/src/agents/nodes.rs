@@ -9,6 +9,9 @@ use crate::Services;
 use crate::auth::AuthError;
 use crate::store::{NewNode, NodeRecord, StoreError};
 
+/// After a rotation, the old agent credential works this long.
+pub const ROTATION_OVERLAP_SECS: i64 = 300;
+
 /// Enrollment tokens last one hour.
 const ENROLL_TTL_SECS: i64 = 3600;
 /// Prefix and version of enrollment tokens.
@@ -141,11 +144,54 @@ impl Services {
             return Ok(None);
         };
         let presented = cred.hash();
-        let matches = record
+        let current = record
             .credential_hash
             .as_deref()
             .is_some_and(|stored| constant_time_eq(stored, presented.as_str()));
-        Ok((matches && record.revoked_at.is_none()).then_some(record))
+        let previous = record
+            .prev_valid_until
+            .is_some_and(|until| self.clock.now() < until)
+            && record
+                .credential_prev_hash
+                .as_deref()
+                .is_some_and(|stored| constant_time_eq(stored, presented.as_str()));
+        Ok(((current || previous) && record.revoked_at.is_none()).then_some(record))
+    }
+
+    /// Rotates a connected node's credential: the new one goes to the agent
+    /// over its link; the old one stays valid for [`ROTATION_OVERLAP_SECS`].
+    /// `Ok(false)` when the node is unknown, revoked or not connected (an
+    /// offline agent could not learn the new credential).
+    pub async fn rotate_node_credential(
+        &self,
+        granted: &Granted,
+        id: &NodeId,
+    ) -> Result<bool, NodeError> {
+        if !matches!(granted.scope(), Scope::NodesEdit | Scope::Admin) {
+            return Err(NodeError::WrongCapability);
+        }
+        if !self.hub.is_connected(id) {
+            return Ok(false);
+        }
+        let fresh = SecretToken::generate(self.rng.as_ref());
+        let until = self.clock.now().plus_secs(ROTATION_OVERLAP_SECS);
+        if !self
+            .store
+            .rotate_node_credential(id, fresh.hash().as_str(), until)
+            .await?
+        {
+            return Ok(false);
+        }
+        let delivered = self
+            .hub
+            .send(
+                id,
+                rampart_proto::PanelMessage::Rotate {
+                    credential: fresh.expose().to_owned(),
+                },
+            )
+            .await;
+        Ok(delivered)
     }
 
     /// Revokes a node and drops its live link at once.

@@ -21,6 +21,9 @@ pub struct NodeRecord {
     /// The last `NodeStats` reported, as JSON (empty before the first heartbeat).
     pub stats_json: String,
     pub credential_hash: Option<String>,
+    /// The credential before the last rotation, valid until `prev_valid_until`.
+    pub credential_prev_hash: Option<String>,
+    pub prev_valid_until: Option<UnixTime>,
 }
 
 impl std::fmt::Debug for NodeRecord {
@@ -45,7 +48,7 @@ pub struct NewNode<'a> {
 }
 
 const COLUMNS: &str = "id, name, public_address, sftp_port, labels, created_at, enrolled_at, revoked_at, \
-     last_seen_at, agent_version, read_only, stats, credential_hash";
+     last_seen_at, agent_version, read_only, stats, credential_hash, credential_prev_hash, prev_valid_until";
 
 fn node_from_row(row: &sqlx::any::AnyRow) -> Result<NodeRecord, StoreError> {
     let id: String = row.try_get("id")?;
@@ -67,6 +70,8 @@ fn node_from_row(row: &sqlx::any::AnyRow) -> Result<NodeRecord, StoreError> {
         read_only: row.try_get::<i64, _>("read_only")? != 0,
         stats_json: row.try_get("stats")?,
         credential_hash: row.try_get("credential_hash")?,
+        credential_prev_hash: row.try_get("credential_prev_hash")?,
+        prev_valid_until: t("prev_valid_until")?,
     })
 }
 
@@ -150,12 +155,33 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the credential; the old one stays valid until `old_valid_until`.
+    pub async fn rotate_node_credential(
+        &self,
+        id: &NodeId,
+        new_hash: &str,
+        old_valid_until: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let _changed = self.auth_change();
+        let n = sqlx::query(
+            "UPDATE nodes SET credential_prev_hash = credential_hash, prev_valid_until = $3, credential_hash = $2 \
+             WHERE id = $1 AND revoked_at IS NULL AND credential_hash IS NOT NULL",
+        )
+        .bind(id.as_str())
+        .bind(new_hash)
+        .bind(old_valid_until.0)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
     /// Revokes a node: its credential and any pending enrollment die.
     pub async fn revoke_node(&self, id: &NodeId, now: UnixTime) -> Result<bool, StoreError> {
         let _changed = self.auth_change();
         let n = sqlx::query(
-            "UPDATE nodes SET revoked_at = $2, credential_hash = NULL, enroll_token_hash = NULL \
-             WHERE id = $1 AND revoked_at IS NULL",
+            "UPDATE nodes SET revoked_at = $2, credential_hash = NULL, credential_prev_hash = NULL, \
+             enroll_token_hash = NULL WHERE id = $1 AND revoked_at IS NULL",
         )
         .bind(id.as_str())
         .bind(now.0)

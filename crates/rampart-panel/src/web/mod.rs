@@ -197,6 +197,10 @@ fn routes() -> RouteTable {
             get(api::nodes::get).delete(api::nodes::revoke),
         )
         .post("/api/v1/nodes/{id}/describe", post(api::nodes::describe))
+        .post(
+            "/api/v1/nodes/{id}/rotate-credential",
+            post(api::nodes::rotate_credential),
+        )
         .post("/agent/enroll", post(agents::enroll))
         .get("/agent/link", get(agents::link))
         .get_post("/nodes", get(ui::nodes::list).post(ui::nodes::create))

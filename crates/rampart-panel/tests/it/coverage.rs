@@ -289,6 +289,12 @@ fn table() -> Vec<Case> {
             None,
             [401, 404, 403, 404, 404, 404],
         ),
+        api(
+            Method::POST,
+            "/api/v1/nodes/{id}/rotate-credential",
+            None,
+            [401, 403, 403, 404, 404, 403],
+        ),
         // Agent endpoints take agent credentials only; a user's session is nothing to them.
         api(
             Method::POST,

@@ -11,6 +11,7 @@ mod browser;
 mod config_layers;
 mod docs;
 mod nodes;
+mod rotation;
 mod serve;
 
 use std::path::Path;

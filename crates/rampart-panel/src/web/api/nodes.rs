@@ -278,3 +278,37 @@ pub async fn describe(
         )),
     }
 }
+
+#[utoipa::path(post, path = "/api/v1/nodes/{id}/rotate-credential", tag = "nodes", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = ["nodes.edit"]), ("session" = [])))]
+pub async fn rotate_credential(
+    State(services): State<Arc<Services>>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let granted = caller.require(Scope::NodesEdit, Resource::Global)?;
+    let id = node_id(&id)?;
+    let node = services
+        .store
+        .get_node(&id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if node.revoked_at.is_some() {
+        return Err(ApiError::not_found());
+    }
+    if !services
+        .rotate_node_credential(&granted, &id)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+    {
+        return Err(ApiError::conflict(
+            "the node's agent must be connected to receive a new credential",
+        ));
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    res.extensions_mut().insert(
+        AuditNote::new(EventType::Security, "node.rotate_credential").target(format!("node:{id}")),
+    );
+    Ok(res)
+}

@@ -22,7 +22,7 @@ use crate::web::oauth;
         handlers::clients_list, handlers::clients_create, handlers::client_get, handlers::client_revoke,
         handlers::client_regenerate,
         handlers::audit_list,
-        super::nodes::list, super::nodes::create, super::nodes::get, super::nodes::revoke, super::nodes::describe,
+        super::nodes::list, super::nodes::create, super::nodes::get, super::nodes::revoke, super::nodes::describe, super::nodes::rotate_credential,
         oauth::token, oauth::revoke, openapi_json,
     ),
     components(schemas(
