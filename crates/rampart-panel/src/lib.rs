@@ -10,6 +10,7 @@
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod metrics;
 mod services;
 pub mod settings;
 pub mod store;

@@ -22,6 +22,7 @@ pub struct Services {
     pub usage: UsageLog,
     pub token_cache: TokenCache,
     pub hub: crate::agents::AgentHub,
+    pub metrics: crate::metrics::Metrics,
     /// Request ids: a random per-process prefix and a counter (ids are
     /// correlation handles, not secrets; no syscall per request).
     request_ids: (String, std::sync::atomic::AtomicU32),
@@ -67,6 +68,7 @@ impl Services {
             usage: UsageLog::default(),
             token_cache: TokenCache::default(),
             hub: crate::agents::AgentHub::default(),
+            metrics: crate::metrics::Metrics::default(),
             request_ids: (prefix, std::sync::atomic::AtomicU32::new(0)),
             settings,
         })

@@ -105,6 +105,7 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
                     window = (now, 0);
                 }
                 window.1 += 1;
+                crate::metrics::Metrics::inc(&services.metrics.agent_messages);
                 if window.1 > MAX_MESSAGES_PER_SEC {
                     close(&mut out, "too many messages").await;
                     break "rate limit exceeded";
@@ -168,6 +169,12 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
             }
         }
     };
+    if matches!(
+        reason,
+        "rate limit exceeded" | "binary frame" | "malformed message" | "second hello"
+    ) {
+        crate::metrics::Metrics::inc(&services.metrics.agent_link_errors);
+    }
     services.hub.unregister(&node.id, serial);
     tracing::info!(node = %node.id, reason, "agent disconnected");
     let _ = services

@@ -18,6 +18,7 @@ pub mod cookies;
 pub mod csrf;
 mod error;
 mod health;
+pub mod metrics;
 pub mod middleware;
 pub mod oauth;
 pub mod session;
@@ -206,6 +207,7 @@ fn routes() -> RouteTable {
         .get_post("/nodes", get(ui::nodes::list).post(ui::nodes::create))
         .post("/nodes/{id}/revoke", post(ui::nodes::revoke))
         .get("/static/{file}", get(assets::serve))
+        .get("/metrics", get(metrics::metrics))
         .get("/health", get(health::health))
         .get("/ready", get(health::ready))
 }

@@ -1001,3 +1001,46 @@ async fn api_clients_page_creates_shows_the_secret_once_regenerates_and_revokes(
         401
     );
 }
+
+#[tokio::test]
+async fn metrics_count_security_events_for_admins_only() {
+    let panel = admin_panel().await;
+    panel
+        .login(&panel.client(), "ada", "wrong password entirely")
+        .await;
+    let vic = panel.user("vic", "viewer").await;
+    let viewer = panel.api_token(vic, "server.view").await;
+    assert_eq!(
+        call(&panel, Method::GET, "/api/v1/users", &viewer, None)
+            .await
+            .status,
+        403
+    );
+    let admin = panel.api_token(rampart_core::UserId(1), "admin").await;
+    let res = call(&panel, Method::GET, "/metrics", &admin, None).await;
+    assert_eq!(res.status, 200);
+    assert!(
+        res.header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let value = |name: &str| -> u64 {
+        res.body
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in {}", res.body))
+    };
+    assert_eq!(value("rampart_auth_failures_total"), 1);
+    assert_eq!(value("rampart_authz_denials_total"), 1);
+    assert_eq!(value("rampart_agents_connected"), 0);
+    assert_eq!(value("rampart_rate_limit_hits_total"), 0);
+    assert_eq!(
+        call(&panel, Method::GET, "/metrics", &viewer, None)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(panel.client().get("/metrics").await.status, 401);
+}

@@ -303,6 +303,7 @@ fn table() -> Vec<Case> {
             [401; 6],
         ),
         api(Method::GET, "/agent/link", None, [400; 6]),
+        get("/metrics", [401, 403, 403, 403, 200, 403]),
         get("/static/{file}", ALL_200),
         get("/health", ALL_200),
         get("/ready", ALL_200),

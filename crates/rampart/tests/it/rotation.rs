@@ -52,6 +52,8 @@ async fn rotation_delivers_a_new_credential_and_the_old_one_dies_after_the_overl
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(services.hub.is_connected(&created.node_id));
+    let text = services.metrics.render(services.hub.connected_count());
+    assert!(text.contains("\nrampart_agents_connected 1\n"), "{text}");
 
     let admin = Principal {
         user: rampart_core::UserId(1),

@@ -55,6 +55,16 @@ pub async fn audit(
     let res = next.run(req).await;
 
     let note = res.extensions().get::<AuditNote>().cloned();
+    // Security counters for /metrics, from the same facts the audit log sees.
+    let m = &services.metrics;
+    match note.as_ref().map(|n| n.event_type) {
+        Some(EventType::AuthFailed) => crate::metrics::Metrics::inc(&m.auth_failures),
+        Some(EventType::AuthzDenied) => crate::metrics::Metrics::inc(&m.authz_denials),
+        _ => {}
+    }
+    if res.status() == StatusCode::TOO_MANY_REQUESTS {
+        crate::metrics::Metrics::inc(&m.rate_limited);
+    }
     let mutating = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     if note.is_none() && !mutating {
         return res;
