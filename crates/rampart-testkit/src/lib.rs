@@ -20,6 +20,7 @@ mod binary;
 mod client;
 mod panel;
 pub mod postgres;
+pub mod sim_agent;
 pub mod webdriver;
 
 pub use binary::Binary;

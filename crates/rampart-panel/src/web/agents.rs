@@ -31,6 +31,9 @@ fn allowed(peer: Peer, tls: Option<axum::Extension<AgentTlsListener>>) -> bool {
     tls.is_some() || peer.0.is_some_and(|p| p.ip().is_loopback())
 }
 
+/// Initial read and write buffer of one agent link.
+const LINK_BUFFER_BYTES: usize = 4 * 1024;
+
 fn needs_tls() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
@@ -120,7 +123,11 @@ pub async fn link(
         return Err(err);
     };
     let runner = services.clone();
+    // Small buffers that grow on demand: a thousand idle links must not
+    // each hold tungstenite's default 128 KiB read and write buffers.
     Ok(ws
+        .read_buffer_size(LINK_BUFFER_BYTES)
+        .write_buffer_size(LINK_BUFFER_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| crate::agents::link::run(runner, record, socket)))
