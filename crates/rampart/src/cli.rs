@@ -74,6 +74,26 @@ pub struct GlobalArgs {
     )]
     pub trusted_proxies: Option<Vec<String>>,
 
+    /// Serve the panel over TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(
+        long,
+        global = true,
+        env = "RAMPART_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) for --tls-cert.
+    #[arg(
+        long,
+        global = true,
+        env = "RAMPART_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
     /// Serve the agent endpoints over TLS on this address (for agents on other machines).
     #[arg(
         long,

@@ -33,6 +33,8 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     pub trusted_proxies: Option<Vec<String>>,
     pub agent_listen: Option<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     #[serde(default)]
     pub session: SessionFileConfig,
     #[serde(default)]
@@ -101,6 +103,8 @@ pub struct Config {
     pub audit_retention_days: i64,
     pub api: ApiSettings,
     pub agent_listen: Option<SocketAddr>,
+    /// Certificate chain and key files when the panel serves TLS itself.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 fn read_secret_file(path: &Path) -> anyhow::Result<SecretString> {
@@ -247,7 +251,16 @@ impl Config {
             api.rate_limits.retain(|(n, _)| *n != name);
             api.rate_limits.push((name, limit));
         }
+        let tls = match (
+            args.tls_cert.clone().or(file.tls_cert),
+            args.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => bail!("tls_cert and tls_key go together"),
+        };
         Ok(Config {
+            tls,
             agent_listen: args.agent_listen.or(file.agent_listen),
             api,
             trusted_proxies,
@@ -276,22 +289,24 @@ impl Config {
     /// SPEC R3: plain HTTP only on loopback, unless a TLS-terminating proxy
     /// sits in front (`--behind-proxy`).
     pub fn check_listen_policy(&self) -> anyhow::Result<()> {
-        if self.listen.ip().is_loopback() || self.behind_proxy {
+        if self.listen.ip().is_loopback() || self.behind_proxy || self.tls.is_some() {
             return Ok(());
         }
         bail!(
             "refusing to serve plain HTTP on {}: a non-loopback address needs TLS. \
-             Put Rampart behind a TLS-terminating reverse proxy and pass \
-             --behind-proxy --public-url https://your.host, or listen on 127.0.0.1",
+             Pass --tls-cert and --tls-key, or put Rampart behind a TLS-terminating reverse \
+             proxy and pass --behind-proxy --public-url https://your.host, or listen on 127.0.0.1",
             self.listen
         )
     }
 
     /// Whether users reach the panel over HTTPS.
     pub fn https(&self) -> bool {
-        self.public_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://"))
+        self.tls.is_some()
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
     }
 }
 

@@ -35,7 +35,8 @@ pub enum CertError {
     Parse(String),
 }
 
-fn fingerprint(der: &[u8]) -> String {
+/// Lower-case hex SHA-256 of a certificate DER (what agents pin).
+pub fn fingerprint(der: &[u8]) -> String {
     hex::encode(Sha256::digest(der))
 }
 

@@ -5,3 +5,4 @@ pub mod agent;
 pub mod agent_tls;
 pub mod audit;
 pub mod serve;
+pub mod tls_server;

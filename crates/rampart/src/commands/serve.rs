@@ -99,10 +99,22 @@ pub async fn run(config: Config, with_local_agent: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local = listener.local_addr().context("listener address")?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let origin = config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{local}"));
+        .unwrap_or_else(|| format!("{scheme}://{local}"));
+    let tls = match &config.tls {
+        Some((cert, key)) => {
+            let (chain, key) = super::tls_server::load_pem(cert, key)?;
+            Some(super::tls_server::acceptor(chain, key)?)
+        }
+        None => None,
+    };
     tracing::info!(listen = %local, backend = ?services.store.backend(), "panel listening");
 
     if let Some(token) = services.issue_setup_token().await? {
@@ -163,9 +175,15 @@ pub async fn run(config: Config, with_local_agent: bool) -> anyhow::Result<()> {
         }
     });
 
-    rampart_panel::web::serve(listener, services, shutdown_signal())
-        .await
-        .context("server failed")?;
+    match tls {
+        Some(acceptor) => {
+            let router = rampart_panel::web::router(services);
+            super::tls_server::serve(listener, acceptor, router, shutdown_signal()).await;
+        }
+        None => rampart_panel::web::serve(listener, services, shutdown_signal())
+            .await
+            .context("server failed")?,
+    }
     tracing::info!("panel stopped");
     Ok(())
 }
@@ -200,12 +218,24 @@ async fn local_agent_state(
     listen: std::net::SocketAddr,
 ) -> anyhow::Result<Option<rampart_agent::AgentState>> {
     let dir = config.data_dir.join("agent");
-    // The agent dials the panel over loopback, whatever the public address.
+    // The agent dials the panel over loopback, whatever the public address;
+    // when the panel serves TLS, it pins the panel's own certificate.
     let port = listen.port();
-    let panel_url = format!("http://127.0.0.1:{port}");
+    let (panel_url, fingerprint) = match &config.tls {
+        Some((cert, key)) => {
+            let (chain, _) = super::tls_server::load_pem(cert, key)?;
+            let leaf = chain.first().context("no certificate")?;
+            (
+                format!("https://127.0.0.1:{port}"),
+                Some(rampart_panel::agents::tls::fingerprint(leaf.as_ref())),
+            )
+        }
+        None => (format!("http://127.0.0.1:{port}"), None),
+    };
     if let Some(mut state) = rampart_agent::AgentState::load(&dir)? {
-        if state.panel_url != panel_url {
+        if state.panel_url != panel_url || state.panel_fingerprint != fingerprint {
             state.panel_url = panel_url;
+            state.panel_fingerprint = fingerprint;
             state.save(&dir)?;
         }
         return Ok(Some(state));
@@ -232,7 +262,7 @@ async fn local_agent_state(
         panel_url,
         node_id: node_id.to_string(),
         credential: credential.expose().to_owned(),
-        panel_fingerprint: None,
+        panel_fingerprint: fingerprint,
     };
     state.save(&dir)?;
     tracing::info!(node = %node_id, "local node enrolled");

@@ -13,6 +13,7 @@ mod docs;
 mod nodes;
 mod rotation;
 mod serve;
+mod tls;
 
 use std::path::Path;
 use std::time::Duration;
