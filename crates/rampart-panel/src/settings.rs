@@ -93,6 +93,9 @@ pub struct PanelSettings {
     /// SHA-256 of the agent endpoint's TLS certificate, when the panel
     /// serves one; enrollment tokens carry it for agents to pin.
     pub agent_tls_fingerprint: Option<String>,
+    /// Accept plain (unencrypted) agent links from any peer. Discouraged;
+    /// logged as a warning at every start.
+    pub insecure_agent_link: bool,
 }
 
 impl Default for PanelSettings {
@@ -113,6 +116,7 @@ impl Default for PanelSettings {
             audit_retention_days: 90,
             api: ApiSettings::default(),
             agent_tls_fingerprint: None,
+            insecure_agent_link: false,
         }
     }
 }

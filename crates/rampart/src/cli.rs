@@ -103,6 +103,10 @@ pub struct GlobalArgs {
     )]
     pub agent_listen: Option<SocketAddr>,
 
+    /// Accept unencrypted agent links from other machines (discouraged; use --agent-listen).
+    #[arg(long, global = true, env = "RAMPART_INSECURE_AGENT_LINK")]
+    pub insecure_agent_link: bool,
+
     /// Log format on stderr [default: text].
     #[arg(long, global = true, env = "RAMPART_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,

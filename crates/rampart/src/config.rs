@@ -35,6 +35,7 @@ pub struct FileConfig {
     pub agent_listen: Option<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub insecure_agent_link: Option<bool>,
     #[serde(default)]
     pub session: SessionFileConfig,
     #[serde(default)]
@@ -105,6 +106,7 @@ pub struct Config {
     pub agent_listen: Option<SocketAddr>,
     /// Certificate chain and key files when the panel serves TLS itself.
     pub tls: Option<(PathBuf, PathBuf)>,
+    pub insecure_agent_link: bool,
 }
 
 fn read_secret_file(path: &Path) -> anyhow::Result<SecretString> {
@@ -260,6 +262,8 @@ impl Config {
             _ => bail!("tls_cert and tls_key go together"),
         };
         Ok(Config {
+            insecure_agent_link: args.insecure_agent_link
+                || file.insecure_agent_link.unwrap_or(false),
             tls,
             agent_listen: args.agent_listen.or(file.agent_listen),
             api,

@@ -26,9 +26,9 @@ use crate::audit::{AuditNote, EventType};
 pub struct AgentTlsListener;
 
 /// Agent endpoints answer peers on the TLS listener, and plain-HTTP peers
-/// only on loopback.
-fn allowed(peer: Peer, tls: Option<axum::Extension<AgentTlsListener>>) -> bool {
-    tls.is_some() || peer.0.is_some_and(|p| p.ip().is_loopback())
+/// only on loopback — or anywhere with `--insecure-agent-link`.
+fn allowed(peer: Peer, tls_listener: bool, insecure: bool) -> bool {
+    tls_listener || insecure || peer.0.is_some_and(|p| p.ip().is_loopback())
 }
 
 /// Initial read and write buffer of one agent link.
@@ -54,7 +54,7 @@ pub async fn enroll(
     tls: Option<axum::Extension<AgentTlsListener>>,
     ApiJson(body): ApiJson<EnrollBody>,
 ) -> Result<Response, ApiError> {
-    if !allowed(peer, tls) {
+    if !allowed(peer, tls.is_some(), services.settings.insecure_agent_link) {
         return Err(needs_tls());
     }
     let key = format!(
@@ -98,7 +98,7 @@ pub async fn link(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    if !allowed(peer, tls) {
+    if !allowed(peer, tls.is_some(), services.settings.insecure_agent_link) {
         return Err(needs_tls());
     }
     let node = headers
@@ -131,4 +131,24 @@ pub async fn link(
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| crate::agents::link::run(runner, record, socket)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_agent_links_only_from_loopback_unless_insecure() {
+        let remote = Peer(Some("192.0.2.7:40000".parse().unwrap()));
+        let local = Peer(Some("127.0.0.1:40000".parse().unwrap()));
+        let local6 = Peer(Some("[::1]:40000".parse().unwrap()));
+        assert!(!allowed(remote, false, false));
+        assert!(
+            allowed(remote, true, false),
+            "the TLS listener takes anyone"
+        );
+        assert!(allowed(remote, false, true), "--insecure-agent-link");
+        assert!(allowed(local, false, false) && allowed(local6, false, false));
+        assert!(!allowed(Peer(None), false, false));
+    }
 }

@@ -66,6 +66,7 @@ fn services_with(
 ) -> anyhow::Result<Arc<Services>> {
     let settings = PanelSettings {
         agent_tls_fingerprint: agent_fingerprint,
+        insecure_agent_link: config.insecure_agent_link,
         public_origin: config.public_url.clone(),
         https: config.https(),
         session_idle_secs: config.session_idle_secs,
@@ -116,6 +117,12 @@ pub async fn run(config: Config, with_local_agent: bool) -> anyhow::Result<()> {
         None => None,
     };
     tracing::info!(listen = %local, backend = ?services.store.backend(), "panel listening");
+    if config.insecure_agent_link {
+        tracing::warn!(
+            "--insecure-agent-link: agents on other machines may connect without encryption; \
+             their credentials and commands cross the network in clear text. Use --agent-listen."
+        );
+    }
 
     if let Some(token) = services.issue_setup_token().await? {
         // The one place the token is shown: stdout, not the log.

@@ -655,3 +655,37 @@ async fn tls_link_with_a_pinned_certificate() {
         agent.stderr()
     );
 }
+
+#[tokio::test]
+async fn insecure_agent_link_is_warned_about_at_every_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    for _ in 0..2 {
+        let mut p = Binary::start(
+            exe(),
+            &[
+                "panel",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                data,
+                "--insecure-agent-link",
+            ],
+            &[],
+        );
+        let deadline = tokio::time::Instant::now() + super::STARTUP;
+        while !p.stderr().iter().any(|l| l.contains("panel listening")) {
+            assert!(tokio::time::Instant::now() < deadline, "{:?}", p.stderr());
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            p.stderr()
+                .iter()
+                .any(|l| l.contains("WARN") && l.contains("--insecure-agent-link")),
+            "{:?}",
+            p.stderr()
+        );
+        p.stop().await;
+    }
+}
