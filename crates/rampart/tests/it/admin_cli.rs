@@ -2,7 +2,7 @@
 
 use rampart_testkit::{Binary, GOOD_PASSWORD, TestClient};
 
-use super::{STARTUP, exe, run_to_end};
+use super::{exe, run_to_end};
 
 #[tokio::test]
 async fn create_user_makes_an_admin_and_closes_setup() {
@@ -61,7 +61,7 @@ async fn create_user_makes_an_admin_and_closes_setup() {
         &["panel", "--listen", "127.0.0.1:0", "--data-dir", data],
         &[],
     );
-    let base = wait_for_listen(&panel).await;
+    let base = super::listening(&panel).await;
     assert!(
         panel.stdout().is_empty(),
         "no setup line: {:?}",
@@ -82,29 +82,6 @@ async fn create_user_makes_an_admin_and_closes_setup() {
         .await;
     assert_eq!(res.status, 303);
     panel.stop().await;
-}
-
-/// The panel's base URL, from its "panel listening" log line.
-async fn wait_for_listen(bin: &Binary) -> String {
-    let deadline = tokio::time::Instant::now() + STARTUP;
-    loop {
-        if let Some(l) = bin.stderr().iter().find(|l| l.contains("panel listening")) {
-            let addr = l
-                .split("listen=")
-                .nth(1)
-                .unwrap()
-                .split_whitespace()
-                .next()
-                .unwrap();
-            return format!("http://{addr}");
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "panel did not start: {:?}",
-            bin.stderr()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 use rampart_testkit::{Binary, GOOD_PASSWORD, TestClient, basic_auth};
 use reqwest::Method;
 
-use super::{STARTUP, exe, run_to_end};
+use super::{exe, run_to_end};
 
 async fn token(c: &TestClient, id: &str, secret: &str) -> (u16, String) {
     let res = c
@@ -106,7 +106,7 @@ async fn script_creates_a_client_gets_a_token_and_calls_the_api() {
         &["panel", "--listen", "127.0.0.1:0", "--data-dir", data],
         &[],
     );
-    let base = listening(&panel).await;
+    let base = super::listening(&panel).await;
     let c = TestClient::new(&base);
     let (status, t1) = token(&c, &id, &secret).await;
     assert_eq!(status, 200);
@@ -171,26 +171,4 @@ async fn script_creates_a_client_gets_a_token_and_calls_the_api() {
         !stdout.contains(&secret) && !stdout.contains(&t1),
         "no secret in the audit log"
     );
-}
-
-async fn listening(bin: &Binary) -> String {
-    let deadline = tokio::time::Instant::now() + STARTUP;
-    loop {
-        if let Some(l) = bin.stderr().iter().find(|l| l.contains("panel listening")) {
-            let addr = l
-                .split("listen=")
-                .nth(1)
-                .unwrap()
-                .split_whitespace()
-                .next()
-                .unwrap();
-            return format!("http://{addr}");
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "panel did not start: {:?}",
-            bin.stderr()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
 }

@@ -42,3 +42,26 @@ pub fn setup_url(line: &str) -> String {
         .expect("setup line")
         .to_owned()
 }
+
+/// The panel's base URL, from its "panel listening" log line.
+pub async fn listening(bin: &rampart_testkit::Binary) -> String {
+    let deadline = tokio::time::Instant::now() + STARTUP;
+    loop {
+        if let Some(l) = bin.stderr().iter().find(|l| l.contains("panel listening")) {
+            let addr = l
+                .split("listen=")
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap();
+            return format!("http://{addr}");
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "panel did not start: {:?}",
+            bin.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

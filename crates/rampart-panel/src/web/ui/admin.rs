@@ -277,24 +277,47 @@ pub async fn user_password(
     .await
 }
 
+/// The one-click account actions of the user page.
+#[derive(Debug, Clone, Copy)]
+enum AccountAction {
+    Deactivate,
+    Reactivate,
+    Delete,
+}
+
+/// Runs `action` on user `id` after the CSRF and authorization checks.
+async fn account_action(
+    services: Arc<Services>,
+    s: SignedIn,
+    id: i64,
+    form: CsrfForm,
+    action: AccountAction,
+) -> Result<Response, WebError> {
+    check_csrf(&s, &form.csrf_token)?;
+    let id = UserId(id);
+    let granted = require(&s.principal, Scope::UsersEdit, Resource::User(id))?;
+    let (audit, done) = match action {
+        AccountAction::Deactivate => ("user.deactivate", "User deactivated; their sessions ended."),
+        AccountAction::Reactivate => ("user.reactivate", "User reactivated."),
+        AccountAction::Delete => ("user.delete", "User deleted."),
+    };
+    user_edit(&services, &s, id, audit, done, async {
+        match action {
+            AccountAction::Deactivate => services.admin_set_active(&granted, id, false).await,
+            AccountAction::Reactivate => services.admin_set_active(&granted, id, true).await,
+            AccountAction::Delete => services.admin_delete_user(&granted, id).await,
+        }
+    })
+    .await
+}
+
 pub async fn user_deactivate(
     State(services): State<Arc<Services>>,
     s: SignedIn,
     Path(id): Path<i64>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    check_csrf(&s, &form.csrf_token)?;
-    let id = UserId(id);
-    let granted = require(&s.principal, Scope::UsersEdit, Resource::User(id))?;
-    user_edit(
-        &services,
-        &s,
-        id,
-        "user.deactivate",
-        "User deactivated; their sessions ended.",
-        async { services.admin_set_active(&granted, id, false).await },
-    )
-    .await
+    account_action(services, s, id, form, AccountAction::Deactivate).await
 }
 
 pub async fn user_reactivate(
@@ -303,18 +326,7 @@ pub async fn user_reactivate(
     Path(id): Path<i64>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    check_csrf(&s, &form.csrf_token)?;
-    let id = UserId(id);
-    let granted = require(&s.principal, Scope::UsersEdit, Resource::User(id))?;
-    user_edit(
-        &services,
-        &s,
-        id,
-        "user.reactivate",
-        "User reactivated.",
-        async { services.admin_set_active(&granted, id, true).await },
-    )
-    .await
+    account_action(services, s, id, form, AccountAction::Reactivate).await
 }
 
 pub async fn user_delete(
@@ -323,13 +335,7 @@ pub async fn user_delete(
     Path(id): Path<i64>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    check_csrf(&s, &form.csrf_token)?;
-    let id = UserId(id);
-    let granted = require(&s.principal, Scope::UsersEdit, Resource::User(id))?;
-    user_edit(&services, &s, id, "user.delete", "User deleted.", async {
-        services.admin_delete_user(&granted, id).await
-    })
-    .await
+    account_action(services, s, id, form, AccountAction::Delete).await
 }
 
 async fn roles_page(
