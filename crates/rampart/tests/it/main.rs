@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod admin_cli;
+mod agent_refusals;
 mod api_cli;
 mod audit_cli;
 mod browser;
