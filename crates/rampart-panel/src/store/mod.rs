@@ -43,7 +43,7 @@ pub enum Backend {
 pub enum StoreError {
     #[error("unsupported database URL scheme (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
-    #[error("could not create the data directory")]
+    #[error("could not prepare the data directory")]
     DataDir(#[source] std::io::Error),
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -87,9 +87,30 @@ fn install_drivers() {
 
 impl Store {
     /// Opens (creating if needed) the SQLite file `rampart.db` in `data_dir`.
+    /// A new directory is made private (0700) and the database file is
+    /// created 0600 before SQLite opens it (its `-wal` and `-shm` files take
+    /// the same mode): it holds password hashes and TOTP secrets.
     pub async fn open_sqlite_in(data_dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(StoreError::DataDir)?;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        // A directory we create is private; an existing one is left as it is
+        // (the files below are private either way).
+        if !data_dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(data_dir)
+                .map_err(StoreError::DataDir)?;
+        }
         let file = data_dir.join("rampart.db");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&file)
+            .map_err(StoreError::DataDir)?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+            .map_err(StoreError::DataDir)?;
         // Build the URL from the options type so odd characters in the path
         // are escaped correctly.
         let url = sqlx::sqlite::SqliteConnectOptions::new()

@@ -247,8 +247,10 @@ async fn foreign_keys_are_enforced() {
 
 #[tokio::test]
 async fn sqlite_store_is_one_file_in_wal_mode() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = rampart_panel::store::Store::open_sqlite_in(dir.path())
+    let parent = tempfile::tempdir().unwrap();
+    let new_dir = parent.path().join("new-data-dir");
+    let dir = new_dir.as_path();
+    let store = rampart_panel::store::Store::open_sqlite_in(dir)
         .await
         .unwrap();
     let name = user("ada");
@@ -261,14 +263,20 @@ async fn sqlite_store_is_one_file_in_wal_mode() {
         })
         .await
         .unwrap();
-    assert!(dir.path().join("rampart.db").is_file());
+    assert!(dir.join("rampart.db").is_file());
     assert!(
-        dir.path().join("rampart.db-wal").is_file(),
+        dir.join("rampart.db-wal").is_file(),
         "write-ahead log in use"
     );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700, "data dir private");
+    for f in ["rampart.db", "rampart.db-wal", "rampart.db-shm"] {
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f} readable by the owner only");
+    }
     store.close().await;
     // Reopening applies no migration twice and keeps the data.
-    let again = rampart_panel::store::Store::open_sqlite_in(dir.path())
+    let again = rampart_panel::store::Store::open_sqlite_in(dir)
         .await
         .unwrap();
     assert!(again.find_user_by_username(&name).await.unwrap().is_some());
