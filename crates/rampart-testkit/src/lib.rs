@@ -18,6 +18,7 @@
 
 mod binary;
 mod client;
+pub mod docker;
 mod panel;
 pub mod postgres;
 pub mod sim_agent;

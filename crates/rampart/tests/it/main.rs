@@ -11,6 +11,7 @@ mod audit_cli;
 mod browser;
 mod config_layers;
 mod docs;
+mod isolation;
 mod nodes;
 mod rotation;
 mod serve;

@@ -1,0 +1,143 @@
+//! Containers through the Docker Engine API (bollard), with the API version
+//! negotiated with the engine (bollard defaults to a newer one than many
+//! engines speak). Every container is created with the isolation policy's
+//! `HostConfig` and carries the label `rampart.server_id`.
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::models::ContainerCreateBody;
+use bollard::query_parameters::{
+    CreateContainerOptions, LogsOptions, RemoveContainerOptions, StartContainerOptions,
+    WaitContainerOptions,
+};
+use futures_util::StreamExt;
+
+use super::isolation::{IsolationInput, host_config};
+
+/// The label every Rampart container carries.
+pub const SERVER_LABEL: &str = "rampart.server_id";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("Docker Engine: {0}")]
+    Docker(#[from] bollard::errors::Error),
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec<'a> {
+    pub name: &'a str,
+    pub server_id: &'a str,
+    pub image: &'a str,
+    /// argv, never a shell string built from user data.
+    pub cmd: &'a [String],
+    pub env: &'a [(String, String)],
+    pub isolation: IsolationInput<'a>,
+}
+
+/// A connection to the local engine.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    docker: Docker,
+}
+
+impl Runtime {
+    pub async fn connect() -> Result<Runtime, RuntimeError> {
+        let docker = Docker::connect_with_unix_defaults()?
+            .negotiate_version()
+            .await?;
+        Ok(Runtime { docker })
+    }
+
+    /// Creates the container; its id.
+    pub async fn create(&self, spec: &ContainerSpec<'_>) -> Result<String, RuntimeError> {
+        let mut labels = HashMap::new();
+        labels.insert(SERVER_LABEL.to_owned(), spec.server_id.to_owned());
+        let body = ContainerCreateBody {
+            image: Some(spec.image.to_owned()),
+            cmd: Some(spec.cmd.to_vec()),
+            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(labels),
+            exposed_ports: Some(
+                spec.isolation
+                    .ports
+                    .iter()
+                    .map(|p| format!("{p}/tcp"))
+                    .collect(),
+            ),
+            host_config: Some(host_config(&spec.isolation)),
+            ..Default::default()
+        };
+        let options = CreateContainerOptions {
+            name: Some(spec.name.to_owned()),
+            ..Default::default()
+        };
+        Ok(self.docker.create_container(Some(options), body).await?.id)
+    }
+
+    pub async fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        self.docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await?;
+        Ok(())
+    }
+
+    /// Waits for the container to exit; its exit code.
+    pub async fn wait(&self, id: &str) -> Result<i64, RuntimeError> {
+        let mut stream = self.docker.wait_container(id, None::<WaitContainerOptions>);
+        let mut code = 0;
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(r) => code = r.status_code,
+                // A non-zero exit arrives as an error carrying the code.
+                Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = c,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(code)
+    }
+
+    /// Everything the container printed (stdout and stderr), as text.
+    pub async fn output(&self, id: &str) -> Result<String, RuntimeError> {
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: "all".to_owned(),
+            ..Default::default()
+        };
+        let mut stream = self.docker.logs(id, Some(options));
+        let mut out = String::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk? {
+                LogOutput::StdOut { message }
+                | LogOutput::StdErr { message }
+                | LogOutput::Console { message } => {
+                    out.push_str(&String::from_utf8_lossy(&message));
+                }
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// The engine's view of the container's host configuration.
+    pub async fn inspect_host_config(
+        &self,
+        id: &str,
+    ) -> Result<Option<bollard::models::HostConfig>, RuntimeError> {
+        Ok(self.docker.inspect_container(id, None).await?.host_config)
+    }
+
+    /// Removes the container (forcefully) with its anonymous volumes.
+    pub async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        self.docker.remove_container(id, Some(options)).await?;
+        Ok(())
+    }
+}
