@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::sync::OnceLock;
 
-pub const TEST_IMAGE: &str = "rampart-test/busybox:1";
+pub const TEST_IMAGE: &str = "rampart-test/busybox:2";
 const BUSYBOX: &str = "/bin/busybox";
 
 fn ok(cmd: &mut Command) -> bool {

@@ -18,6 +18,8 @@ use super::isolation::{IsolationInput, host_config};
 
 /// The label every Rampart container carries.
 pub const SERVER_LABEL: &str = "rampart.server_id";
+/// The label of an owner's network.
+pub const OWNER_LABEL: &str = "rampart.owner";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -128,6 +130,45 @@ impl Runtime {
         id: &str,
     ) -> Result<Option<bollard::models::HostConfig>, RuntimeError> {
         Ok(self.docker.inspect_container(id, None).await?.host_config)
+    }
+
+    /// Makes sure the owner's own bridge network exists (one per owner:
+    /// containers of different owners sit on different bridges, which the
+    /// engine keeps apart).
+    pub async fn ensure_owner_network(&self, name: &str, owner: &str) -> Result<(), RuntimeError> {
+        if self.docker.inspect_network(name, None).await.is_ok() {
+            return Ok(());
+        }
+        let mut labels = HashMap::new();
+        labels.insert(OWNER_LABEL.to_owned(), owner.to_owned());
+        let request = bollard::models::NetworkCreateRequest {
+            name: name.to_owned(),
+            driver: Some("bridge".to_owned()),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        self.docker.create_network(request).await?;
+        Ok(())
+    }
+
+    pub async fn remove_network(&self, name: &str) -> Result<(), RuntimeError> {
+        self.docker.remove_network(name).await?;
+        Ok(())
+    }
+
+    /// The container's address on `network`, if attached.
+    pub async fn address_on(
+        &self,
+        id: &str,
+        network: &str,
+    ) -> Result<Option<String>, RuntimeError> {
+        let info = self.docker.inspect_container(id, None).await?;
+        Ok(info
+            .network_settings
+            .and_then(|n| n.networks)
+            .and_then(|mut nets| nets.remove(network))
+            .and_then(|e| e.ip_address)
+            .filter(|ip| !ip.is_empty()))
     }
 
     /// Removes the container (forcefully) with its anonymous volumes.

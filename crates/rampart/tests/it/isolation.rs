@@ -92,3 +92,92 @@ async fn a_container_built_by_the_policy_is_contained() {
     );
     assert!(host.binds.unwrap_or_default().is_empty());
 }
+
+/// Runs `script` in a container on `network`; waits for it when `wait`.
+async fn run_on(
+    rt: &Runtime,
+    image: &str,
+    name: &str,
+    network: &str,
+    script: &str,
+    wait: bool,
+) -> (String, String) {
+    let cmd = vec!["/bin/sh".to_owned(), "-c".to_owned(), script.to_owned()];
+    let mut input = spec_input();
+    input.network = network;
+    let spec = ContainerSpec {
+        name,
+        server_id: name,
+        image,
+        cmd: &cmd,
+        env: &[],
+        isolation: input,
+    };
+    let id = rt.create(&spec).await.unwrap();
+    rt.start(&id).await.unwrap();
+    if !wait {
+        return (id, String::new());
+    }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), rt.wait(&id)).await;
+    let out = rt.output(&id).await.unwrap();
+    rt.remove(&id).await.unwrap();
+    (id, out)
+}
+
+#[tokio::test]
+async fn two_owners_containers_cannot_reach_each_other() {
+    let Some(image) = rampart_testkit::docker::test_image() else {
+        return;
+    };
+    let rt = Runtime::connect().await.unwrap();
+    let tag = std::process::id();
+    let (net_a, net_b) = (
+        format!("rampart-test-owner-a-{tag}"),
+        format!("rampart-test-owner-b-{tag}"),
+    );
+    rt.ensure_owner_network(&net_a, "a").await.unwrap();
+    rt.ensure_owner_network(&net_a, "a").await.unwrap(); // idempotent
+    rt.ensure_owner_network(&net_b, "b").await.unwrap();
+
+    // Owner A's server listens (again and again) on 8080.
+    let (listener, _) = run_on(
+        &rt,
+        image,
+        &format!("rt-a1-{tag}"),
+        &net_a,
+        "while true; do nc -l -p 8080 >/dev/null; done",
+        false,
+    )
+    .await;
+    let mut ip = None;
+    for _ in 0..50 {
+        ip = rt.address_on(&listener, &net_a).await.unwrap();
+        if ip.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let ip = ip.expect("listener address");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let probe = format!("echo hi | nc -w 3 {ip} 8080 && echo REACHED || echo BLOCKED");
+
+    let (_, same) = run_on(&rt, image, &format!("rt-a2-{tag}"), &net_a, &probe, true).await;
+    let (_, other) = run_on(&rt, image, &format!("rt-b1-{tag}"), &net_b, &probe, true).await;
+    let (_, again) = run_on(&rt, image, &format!("rt-a3-{tag}"), &net_a, &probe, true).await;
+    rt.remove(&listener).await.unwrap();
+    rt.remove_network(&net_a).await.unwrap();
+    rt.remove_network(&net_b).await.unwrap();
+
+    assert!(
+        same.contains("REACHED"),
+        "same owner reaches its own server: {same}"
+    );
+    assert!(
+        other.contains("BLOCKED"),
+        "another owner's container is kept out: {other}"
+    );
+    assert!(
+        again.contains("REACHED"),
+        "control: the listener was up all along: {again}"
+    );
+}
