@@ -18,6 +18,7 @@ pub mod recovery_code;
 pub mod role;
 pub mod scope;
 pub mod secret_token;
+pub mod server_state;
 pub mod totp;
 pub mod username;
 
@@ -32,5 +33,6 @@ pub use recovery_code::RecoveryCode;
 pub use role::{Role, RoleName};
 pub use scope::{Scope, ScopeSet};
 pub use secret_token::{SecretToken, TokenHash};
+pub use server_state::{AdminChange, PowerAction, RuntimeEvent, ServerState};
 pub use totp::TotpSecret;
 pub use username::{Username, UsernameError};
