@@ -2,7 +2,7 @@
 //! client with the CLI, get a token, call the API, be refused correctly, and
 //! the incident-response commands.
 
-use rampart_testkit::{Binary, GOOD_PASSWORD, TestClient, basic_auth};
+use rampart_testkit::{Binary, TestClient, basic_auth};
 use reqwest::Method;
 
 use super::{exe, run_to_end};
@@ -41,43 +41,8 @@ async fn me(c: &TestClient, token: &str) -> u16 {
 async fn script_creates_a_client_gets_a_token_and_calls_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let pw = dir.path().join("pw");
-    std::fs::write(&pw, GOOD_PASSWORD).unwrap();
-    let (code, _, e) = run_to_end(
-        &[
-            "admin",
-            "create-user",
-            "--username",
-            "ops",
-            "--role",
-            "operator",
-            "--password-file",
-            pw.to_str().unwrap(),
-            "--data-dir",
-            data,
-        ],
-        &[],
-    )
-    .await;
-    assert_eq!(code, 0, "{e}");
-    let (code, out, e) = run_to_end(
-        &[
-            "admin",
-            "create-client",
-            "--username",
-            "ops",
-            "--name",
-            "ci",
-            "--scopes",
-            "users.view,audit.view",
-            "--data-dir",
-            data,
-        ],
-        &[],
-    )
-    .await;
-    assert_eq!(code, 0, "{e}");
-    let creds: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let creds: serde_json::Value =
+        super::operator_with_client(dir.path(), data, "users.view,audit.view").await;
     let id = creds["client_id"].as_str().unwrap().to_owned();
     let secret = creds["client_secret"].as_str().unwrap().to_owned();
     assert!(id.starts_with("rc_") && secret.len() == 64);

@@ -67,3 +67,46 @@ pub async fn listening(bin: &rampart_testkit::Binary) -> String {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// With the CLI, as a script would: user `ops` (operator, password
+/// [`rampart_testkit::GOOD_PASSWORD`]) in `data`, and an API client of theirs
+/// with `scopes`; the client's `{"client_id","client_secret"}`.
+pub async fn operator_with_client(dir: &Path, data: &str, scopes: &str) -> serde_json::Value {
+    let pw = dir.join("pw");
+    std::fs::write(&pw, rampart_testkit::GOOD_PASSWORD).unwrap();
+    let (code, _, e) = run_to_end(
+        &[
+            "admin",
+            "create-user",
+            "--username",
+            "ops",
+            "--role",
+            "operator",
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--data-dir",
+            data,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code, 0, "{e}");
+    let (code, out, e) = run_to_end(
+        &[
+            "admin",
+            "create-client",
+            "--username",
+            "ops",
+            "--name",
+            "ci",
+            "--scopes",
+            scopes,
+            "--data-dir",
+            data,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code, 0, "{e}");
+    serde_json::from_str(&out).unwrap()
+}

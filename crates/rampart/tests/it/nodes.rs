@@ -44,43 +44,8 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("panel");
         let data = data.to_str().unwrap();
-        let pw = dir.path().join("pw");
-        std::fs::write(&pw, GOOD_PASSWORD).unwrap();
-        let (code, _, e) = run_to_end(
-            &[
-                "admin",
-                "create-user",
-                "--username",
-                "ops",
-                "--role",
-                "operator",
-                "--password-file",
-                pw.to_str().unwrap(),
-                "--data-dir",
-                data,
-            ],
-            &[],
-        )
-        .await;
-        assert_eq!(code, 0, "{e}");
-        let (code, out, e) = run_to_end(
-            &[
-                "admin",
-                "create-client",
-                "--username",
-                "ops",
-                "--name",
-                "t",
-                "--scopes",
-                "nodes.view,nodes.edit",
-                "--data-dir",
-                data,
-            ],
-            &[],
-        )
-        .await;
-        assert_eq!(code, 0, "{e}");
-        let creds: Value = serde_json::from_str(&out).unwrap();
+        let creds: serde_json::Value =
+            super::operator_with_client(dir.path(), data, "nodes.view,nodes.edit").await;
         let port = free_port();
         let mut env = Env {
             dir,

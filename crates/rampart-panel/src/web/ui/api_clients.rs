@@ -243,14 +243,22 @@ pub async fn own_revoke(
         return Err(WebError::Forbidden);
     }
     let client = own_client(&services, &s, &id).await?;
+    revoke_and_return(&services, &client.id, "/account/api-clients").await
+}
+
+/// Revokes client `id` (its tokens die with it) and returns to `back_to`.
+async fn revoke_and_return(
+    services: &Services,
+    id: &str,
+    back_to: &str,
+) -> Result<Response, WebError> {
     services
         .store
-        .revoke_api_client(&client.id, services.clock.now())
+        .revoke_api_client(id, services.clock.now())
         .await?;
-    let mut res = Redirect::to("/account/api-clients").into_response();
+    let mut res = Redirect::to(back_to).into_response();
     res.extensions_mut().insert(
-        AuditNote::new(EventType::Security, "api_client.revoke")
-            .target(format!("client:{}", client.id)),
+        AuditNote::new(EventType::Security, "api_client.revoke").target(format!("client:{id}")),
     );
     Ok(res)
 }
@@ -278,14 +286,5 @@ pub async fn admin_revoke(
         .get_api_client(&id)
         .await?
         .ok_or(WebError::NotFound)?;
-    services
-        .store
-        .revoke_api_client(&client.id, services.clock.now())
-        .await?;
-    let mut res = Redirect::to("/admin/api-clients").into_response();
-    res.extensions_mut().insert(
-        AuditNote::new(EventType::Security, "api_client.revoke")
-            .target(format!("client:{}", client.id)),
-    );
-    Ok(res)
+    revoke_and_return(&services, &client.id, "/admin/api-clients").await
 }
