@@ -22,6 +22,9 @@ pub enum Resource {
     Global,
     /// One user account (admin user management).
     User(UserId),
+    /// One server: its owner and what the principal was granted on it as a
+    /// sub-user (empty when none).
+    Server { owner: UserId, grant: ScopeSet },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,11 +69,31 @@ pub fn decide(principal: &Principal, scope: Scope, resource: &Resource) -> Decis
         (_, Resource::Global) => true,
         // Server, node and audit scopes say nothing about a user account.
         (_, Resource::User(_)) => false,
+        // A server: admins reach every one; anyone else their own servers,
+        // or the scopes an owner granted them on this one.
+        (s, Resource::Server { owner, grant }) => {
+            s.is_server_scope()
+                && (principal.scopes.contains(Scope::Admin)
+                    || *owner == principal.user
+                    || grant.contains(s))
+        }
     };
     if holds && fits {
         Decision::Allow
     } else {
         Decision::Deny
+    }
+}
+
+/// Whether `principal` may know that `resource` exists at all: a refusal
+/// for a resource it may not see must look like a missing id (404).
+pub fn is_visible(principal: &Principal, resource: &Resource) -> bool {
+    match resource {
+        Resource::Global => true,
+        Resource::User(_) => decide(principal, Scope::UsersView, resource) == Decision::Allow,
+        Resource::Server { .. } => {
+            decide(principal, Scope::ServerView, resource) == Decision::Allow
+        }
     }
 }
 
@@ -99,10 +122,23 @@ mod tests {
     /// Every role × every scope × every resource kind × active/inactive.
     #[test]
     fn exhaustive_over_roles_scopes_resources() {
+        let some_grant = ScopeSet::of(&[Scope::ServerView, Scope::ServerConsole]);
         let resources = [
             Resource::Global,
             Resource::User(UserId(1)),
             Resource::User(UserId(2)),
+            Resource::Server {
+                owner: UserId(1),
+                grant: ScopeSet::EMPTY,
+            },
+            Resource::Server {
+                owner: UserId(2),
+                grant: ScopeSet::EMPTY,
+            },
+            Resource::Server {
+                owner: UserId(2),
+                grant: some_grant,
+            },
         ];
         for role in Role::ALL {
             for active in [true, false] {
@@ -118,6 +154,12 @@ mod tests {
                                         scope,
                                         Scope::UsersView | Scope::UsersEdit | Scope::Admin
                                     )
+                                }
+                                Resource::Server { owner, grant } => {
+                                    scope.as_str().starts_with("server.")
+                                        && (role == Role::Admin
+                                            || owner == UserId(1)
+                                            || grant.contains(scope))
                                 }
                             };
                         let got = decide(&p, scope, &resource) == Decision::Allow;
@@ -137,6 +179,28 @@ mod tests {
             assert_eq!(decide(&admin, scope, &Resource::Global), Decision::Allow);
             assert_eq!(decide(&nobody, scope, &Resource::Global), Decision::Deny);
         }
+    }
+
+    #[test]
+    fn a_grant_gives_only_its_scopes_and_only_within_the_role() {
+        let dev = principal(Role::Developer.scopes(), true);
+        let theirs = Resource::Server {
+            owner: UserId(2),
+            grant: ScopeSet::of(&[Scope::ServerView, Scope::ServerConsole]),
+        };
+        assert_eq!(decide(&dev, Scope::ServerConsole, &theirs), Decision::Allow);
+        assert_eq!(decide(&dev, Scope::ServerStart, &theirs), Decision::Deny);
+        let viewer = principal(Role::Viewer.scopes(), true);
+        assert_eq!(
+            decide(&viewer, Scope::ServerConsole, &theirs),
+            Decision::Deny,
+            "a grant never exceeds the grantee's role"
+        );
+        assert_eq!(
+            decide(&dev, Scope::NodesView, &theirs),
+            Decision::Deny,
+            "a server is not a node"
+        );
     }
 
     #[test]

@@ -19,10 +19,11 @@ pub mod role;
 pub mod scope;
 pub mod secret_token;
 pub mod server_state;
+pub mod template;
 pub mod totp;
 pub mod username;
 
-pub use authz::{Decision, Granted, Principal, Resource, authorize};
+pub use authz::{Decision, Granted, Principal, Resource, authorize, is_visible};
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use ids::UserId;
 pub use ipnet::IpNet;

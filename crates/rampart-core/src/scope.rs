@@ -64,6 +64,22 @@ impl Scope {
         Scope::ALL.into_iter().find(|sc| sc.as_str() == s)
     }
 
+    /// Whether the scope concerns one server (and can be granted on it).
+    pub fn is_server_scope(self) -> bool {
+        matches!(
+            self,
+            Scope::ServerView
+                | Scope::ServerEdit
+                | Scope::ServerStart
+                | Scope::ServerConsole
+                | Scope::ServerFilesView
+                | Scope::ServerFilesEdit
+                | Scope::ServerBackups
+                | Scope::ServerSchedules
+                | Scope::ServerDomains
+        )
+    }
+
     fn bit(self) -> u32 {
         1 << (self as u32)
     }

@@ -13,14 +13,11 @@ pub fn require(
     resource: Resource,
 ) -> Result<Granted, WebError> {
     authorize(principal, scope, resource).ok_or_else(|| {
-        let visible = match resource {
-            Resource::Global => true,
-            Resource::User(_) => authorize(principal, Scope::UsersView, resource).is_some(),
-        };
+        let visible = rampart_core::is_visible(principal, &resource);
         WebError::Denied {
             scope,
             target: match resource {
-                Resource::Global => None,
+                Resource::Global | Resource::Server { .. } => None,
                 Resource::User(id) => Some(format!("user:{id}")),
             },
             hide: !visible,

@@ -46,12 +46,7 @@ impl ApiCaller {
     /// when the caller may not even see the resource.
     pub fn require(&self, scope: Scope, resource: Resource) -> Result<Granted, ApiError> {
         authorize(&self.principal, scope, resource).ok_or_else(|| {
-            let visible = match resource {
-                Resource::Global => true,
-                Resource::User(_) => {
-                    authorize(&self.principal, Scope::UsersView, resource).is_some()
-                }
-            };
+            let visible = rampart_core::is_visible(&self.principal, &resource);
             if visible {
                 ApiError::insufficient_scope(scope, self.is_bearer())
             } else {
