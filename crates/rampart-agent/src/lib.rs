@@ -7,6 +7,7 @@
 
 pub mod link;
 pub mod runtime;
+pub mod servers;
 pub mod state;
 pub mod stats;
 

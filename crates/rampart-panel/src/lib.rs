@@ -11,6 +11,7 @@ pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod metrics;
+pub mod servers;
 mod services;
 pub mod settings;
 pub mod store;

@@ -22,6 +22,7 @@ pub struct Services {
     pub usage: UsageLog,
     pub token_cache: TokenCache,
     pub hub: crate::agents::AgentHub,
+    pub consoles: crate::servers::ConsoleHub,
     pub metrics: crate::metrics::Metrics,
     /// Request ids: a random per-process prefix and a counter (ids are
     /// correlation handles, not secrets; no syscall per request).
@@ -68,6 +69,7 @@ impl Services {
             usage: UsageLog::default(),
             token_cache: TokenCache::default(),
             hub: crate::agents::AgentHub::default(),
+            consoles: crate::servers::ConsoleHub::default(),
             metrics: crate::metrics::Metrics::default(),
             request_ids: (prefix, std::sync::atomic::AtomicU32::new(0)),
             settings,

@@ -96,6 +96,25 @@ pub struct PanelSettings {
     /// Accept plain (unencrypted) agent links from any peer. Discouraged;
     /// logged as a warning at every start.
     pub insecure_agent_link: bool,
+    pub servers: ServerSettings,
+}
+
+/// Server defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// Servers a user may own when their account sets no cap of its own.
+    pub max_per_user: i64,
+    /// Ports allocated to servers on every node (inclusive).
+    pub port_range: (u16, u16),
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            max_per_user: 10,
+            port_range: (30000, 30999),
+        }
+    }
 }
 
 impl Default for PanelSettings {
@@ -117,6 +136,7 @@ impl Default for PanelSettings {
             api: ApiSettings::default(),
             agent_tls_fingerprint: None,
             insecure_agent_link: false,
+            servers: ServerSettings::default(),
         }
     }
 }

@@ -11,6 +11,12 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod servers;
+pub use servers::{
+    InstallSpec, PowerSignal, ServerEvent, ServerLimits, ServerSpec, ServerStats, ServerStatus,
+    StopSpec,
+};
+
 /// Version of this protocol; a hello with another one is refused.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -56,6 +62,10 @@ pub enum AgentMessage {
     },
     /// The rotated credential is saved; the agent uses it from now on.
     Rotated,
+    /// Things that happened to servers, batched (console output, state, stats).
+    Events {
+        events: Vec<ServerEvent>,
+    },
 }
 
 /// What the panel sends.
@@ -87,13 +97,53 @@ pub enum PanelMessage {
 pub enum Command {
     /// Report node facts now (read-only).
     Describe,
+    /// List the node's servers and whether each runs (read-only).
+    Inventory,
+    /// Create the server's network, volume and container (running its
+    /// install script first, when it has one). Recreates the container if
+    /// it exists (reinstall keeps the volume unless `wipe`).
+    CreateServer { server: Box<ServerSpec>, wipe: bool },
+    Power {
+        server_id: String,
+        signal: PowerSignal,
+        stop: StopSpec,
+    },
+    /// Send one line to the server's stdin.
+    Input { server_id: String, line: String },
+    /// Remove the container and the server's volume.
+    DeleteServer { server_id: String },
 }
 
 impl Command {
     /// Whether the command changes anything on the node (refused by read-only agents).
     pub fn is_mutating(&self) -> bool {
         match self {
-            Command::Describe => false,
+            Command::Describe | Command::Inventory => false,
+            Command::CreateServer { .. }
+            | Command::Power { .. }
+            | Command::Input { .. }
+            | Command::DeleteServer { .. } => true,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ProtoError> {
+        match self {
+            Command::Describe | Command::Inventory => Ok(()),
+            Command::CreateServer { server, .. } => server.validate(),
+            Command::Power {
+                server_id, stop, ..
+            } => {
+                servers::check_server_id(server_id)?;
+                match &stop.command {
+                    Some(c) => servers::check_input_line(c),
+                    None => Ok(()),
+                }
+            }
+            Command::Input { server_id, line } => {
+                servers::check_server_id(server_id)?;
+                servers::check_input_line(line)
+            }
+            Command::DeleteServer { server_id } => servers::check_server_id(server_id),
         }
     }
 }
@@ -102,6 +152,8 @@ impl Command {
 #[serde(tag = "status", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CommandResult {
     Described { stats: NodeStats },
+    Done,
+    Inventory { servers: Vec<ServerStatus> },
     Refused { reason: String },
     Failed { reason: String },
 }
@@ -189,7 +241,18 @@ pub fn decode_agent(frame: &str) -> Result<AgentMessage, ProtoError> {
             CommandResult::Refused { reason } | CommandResult::Failed { reason } => {
                 check_len("reason", reason)?
             }
+            CommandResult::Done => {}
+            CommandResult::Inventory { servers } => {
+                for s in servers {
+                    servers::check_server_id(&s.server_id)?;
+                }
+            }
         },
+        AgentMessage::Events { events } => {
+            for e in events {
+                e.validate()?;
+            }
+        }
         AgentMessage::Pong { .. } | AgentMessage::Rotated => {}
     }
     Ok(msg)
@@ -199,7 +262,12 @@ pub fn decode_agent(frame: &str) -> Result<AgentMessage, ProtoError> {
 pub fn decode_panel(frame: &str) -> Result<PanelMessage, ProtoError> {
     let msg: PanelMessage = decode(frame)?;
     match &msg {
-        PanelMessage::Request { node_id, .. } => check_len("node_id", node_id)?,
+        PanelMessage::Request {
+            node_id, command, ..
+        } => {
+            check_len("node_id", node_id)?;
+            command.validate()?;
+        }
         PanelMessage::Rotate { credential } => check_len("credential", credential)?,
         _ => {}
     }
@@ -272,6 +340,103 @@ mod tests {
         for m in panel {
             assert_eq!(decode_panel(&encode(&m)), Ok(m));
         }
+    }
+
+    fn spec() -> ServerSpec {
+        ServerSpec {
+            server_id: "sv_0123456789abcdef".into(),
+            owner: "7".into(),
+            image: "rampart-test/busybox:2".into(),
+            argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
+            env: vec![("SERVER_PORT".into(), "25565".into())],
+            limits: ServerLimits {
+                memory_mb: 256,
+                cpu_percent: 100,
+                pids: 64,
+                disk_mb: 1024,
+                io_weight: 500,
+                swap_allowed: false,
+            },
+            ports: vec![25565],
+            capabilities: vec![],
+            read_only_root: true,
+            stop: StopSpec {
+                command: Some("stop".into()),
+                timeout_secs: 10,
+            },
+            install: None,
+        }
+    }
+
+    #[test]
+    fn server_commands_round_trip_and_are_checked() {
+        let ok = PanelMessage::Request {
+            id: 2,
+            node_id: "nd_1".into(),
+            command: Command::CreateServer {
+                server: Box::new(spec()),
+                wipe: false,
+            },
+        };
+        assert_eq!(decode_panel(&encode(&ok)), Ok(ok));
+        let mut bad_specs = Vec::new();
+        for f in [
+            |s: &mut ServerSpec| s.argv.push("a\nb".into()),
+            |s: &mut ServerSpec| s.env.push(("X".into(), "1\r\n2".into())),
+            |s: &mut ServerSpec| s.env.push(("BAD-NAME".into(), "1".into())),
+            |s: &mut ServerSpec| s.server_id = "sv_../../x".into(),
+            |s: &mut ServerSpec| s.image = "--privileged".into(),
+            |s: &mut ServerSpec| s.argv.clear(),
+        ] {
+            let mut s = spec();
+            f(&mut s);
+            bad_specs.push(s);
+        }
+        for s in bad_specs {
+            let m = PanelMessage::Request {
+                id: 3,
+                node_id: "nd_1".into(),
+                command: Command::CreateServer {
+                    server: Box::new(s.clone()),
+                    wipe: false,
+                },
+            };
+            assert!(decode_panel(&encode(&m)).is_err(), "{s:?}");
+        }
+        let input = |line: &str| PanelMessage::Request {
+            id: 4,
+            node_id: "nd_1".into(),
+            command: Command::Input {
+                server_id: "sv_0123456789abcdef".into(),
+                line: line.into(),
+            },
+        };
+        assert!(decode_panel(&encode(&input("say hi; $(x)"))).is_ok());
+        assert!(decode_panel(&encode(&input("say\nop me"))).is_err());
+        assert!(decode_panel(&encode(&input(&"x".repeat(2000)))).is_err());
+        assert!(
+            Command::Input {
+                server_id: String::new(),
+                line: String::new()
+            }
+            .is_mutating()
+        );
+        assert!(!Command::Inventory.is_mutating());
+        let events = AgentMessage::Events {
+            events: vec![
+                ServerEvent::Console {
+                    server_id: "sv_0123456789abcdef".into(),
+                    lines: vec!["\u{1b}[31mred".into()],
+                    dropped: 3,
+                },
+                ServerEvent::State {
+                    server_id: "sv_0123456789abcdef".into(),
+                    running: false,
+                    exit_code: Some(0),
+                },
+            ],
+        };
+        assert_eq!(decode_agent(&encode(&events)), Ok(events));
     }
 
     #[test]

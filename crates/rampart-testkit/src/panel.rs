@@ -62,6 +62,7 @@ pub async fn spawn_panel_with(settings: PanelSettings) -> TestPanel {
         Services::new(store, Arc::new(clock.clone()), Arc::new(OsRandom), settings)
             .expect("services"),
     );
+    services.seed_templates().await.expect("templates");
     let setup_token = services
         .issue_setup_token()
         .await

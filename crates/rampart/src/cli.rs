@@ -107,6 +107,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "RAMPART_INSECURE_AGENT_LINK")]
     pub insecure_agent_link: bool,
 
+    /// The address servers' ports are published on, on this node [default: 0.0.0.0].
+    #[arg(long, global = true, env = "RAMPART_BIND_ADDRESS", value_name = "IP")]
+    pub bind_address: Option<std::net::IpAddr>,
+
     /// Log format on stderr [default: text].
     #[arg(long, global = true, env = "RAMPART_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,

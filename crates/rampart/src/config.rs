@@ -36,6 +36,7 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub insecure_agent_link: Option<bool>,
+    pub bind_address: Option<std::net::IpAddr>,
     #[serde(default)]
     pub session: SessionFileConfig,
     #[serde(default)]
@@ -107,6 +108,8 @@ pub struct Config {
     /// Certificate chain and key files when the panel serves TLS itself.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub insecure_agent_link: bool,
+    /// Where the node's servers publish their ports.
+    pub bind_address: std::net::IpAddr,
 }
 
 fn read_secret_file(path: &Path) -> anyhow::Result<SecretString> {
@@ -262,6 +265,10 @@ impl Config {
             _ => bail!("tls_cert and tls_key go together"),
         };
         Ok(Config {
+            bind_address: args
+                .bind_address
+                .or(file.bind_address)
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()),
             insecure_agent_link: args.insecure_agent_link
                 || file.insecure_agent_link.unwrap_or(false),
             tls,

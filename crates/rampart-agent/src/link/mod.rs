@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use rampart_core::Random;
 
+use crate::servers::Servers;
 use crate::state::AgentState;
 
 #[derive(Clone)]
@@ -18,6 +19,8 @@ pub struct AgentOptions {
     pub data_dir: PathBuf,
     /// Advertise `read_only` and refuse every mutating command.
     pub read_only: bool,
+    /// The node address servers' ports are published on.
+    pub bind_ip: std::net::IpAddr,
     pub rng: Arc<dyn Random>,
 }
 
@@ -51,6 +54,8 @@ pub async fn run(
 ) {
     tokio::pin!(shutdown);
     let mut delay = MIN_DELAY;
+    // Outlives every connection: servers keep their console followers.
+    let servers = Servers::new(&options.data_dir, options.bind_ip);
     loop {
         let started = tokio::time::Instant::now();
         // The credential may have been rotated during the last session.
@@ -59,7 +64,7 @@ pub async fn run(
             _ => state.clone(),
         };
         tokio::select! {
-            outcome = session::run(&current, &options) => {
+            outcome = session::run(&current, &options, &servers) => {
                 match outcome {
                     Ok(()) => tracing::info!("link closed by the panel"),
                     Err(e) => tracing::warn!(error = %e, "link failed"),

@@ -3,10 +3,15 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+
 use rampart_proto::{
-    AgentMessage, CommandResult, MAX_FRAME_BYTES, PROTOCOL_VERSION, PanelMessage, decode_panel,
-    encode,
+    AgentMessage, Command, CommandResult, MAX_FRAME_BYTES, PROTOCOL_VERSION, PanelMessage,
+    ServerEvent, decode_panel, encode,
 };
+use tokio::sync::mpsc;
+
+use crate::servers::Servers;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -35,7 +40,60 @@ fn header(value: &str) -> Result<HeaderValue, AgentError> {
         .map_err(|_| AgentError::State("credential or node id is not a valid header value".into()))
 }
 
-pub(super) async fn run(state: &AgentState, options: &AgentOptions) -> Result<(), AgentError> {
+/// Console bytes taken from the event buffer per flush.
+const FLUSH_BUDGET: usize = 512 * 1024;
+/// How often buffered events are sent (at most 20 frames a second).
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// Encodes events into frames under the size limit, splitting as needed.
+fn event_frames(events: Vec<ServerEvent>, out: &mut Vec<String>) {
+    let frame = encode(&AgentMessage::Events { events });
+    if frame.len() < MAX_FRAME_BYTES {
+        out.push(frame);
+        return;
+    }
+    let Ok(AgentMessage::Events { mut events }) = serde_json::from_str::<AgentMessage>(&frame)
+    else {
+        return;
+    };
+    if events.len() > 1 {
+        let rest = events.split_off(events.len() / 2);
+        event_frames(events, out);
+        event_frames(rest, out);
+    } else if let Some(ServerEvent::Console {
+        server_id,
+        mut lines,
+        dropped,
+    }) = events.pop()
+    {
+        if lines.len() < 2 {
+            return; // One line never exceeds the limit (lines are cut at 4 KiB).
+        }
+        let rest = lines.split_off(lines.len() / 2);
+        event_frames(
+            vec![ServerEvent::Console {
+                server_id: server_id.clone(),
+                lines,
+                dropped,
+            }],
+            out,
+        );
+        event_frames(
+            vec![ServerEvent::Console {
+                server_id,
+                lines: rest,
+                dropped: 0,
+            }],
+            out,
+        );
+    }
+}
+
+pub(super) async fn run(
+    state: &AgentState,
+    options: &AgentOptions,
+    servers: &Arc<Servers>,
+) -> Result<(), AgentError> {
     let mut request = link_url(&state.panel_url)?
         .into_client_request()
         .map_err(|e| AgentError::Url(e.to_string()))?;
@@ -99,8 +157,24 @@ pub(super) async fn run(state: &AgentState, options: &AgentOptions) -> Result<()
     tracing::info!(node = %state.node_id, heartbeat_secs, "connected to the panel");
     let mut tick =
         tokio::time::interval(Duration::from_secs(u64::from(heartbeat_secs.clamp(1, 60))));
+    let mut flush = tokio::time::interval(FLUSH_EVERY);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (reply_tx, mut replies) = mpsc::channel::<AgentMessage>(64);
     loop {
         tokio::select! {
+            _ = flush.tick() => {
+                let events = servers.events.take(FLUSH_BUDGET);
+                if !events.is_empty() {
+                    let mut frames = Vec::new();
+                    event_frames(events, &mut frames);
+                    for f in frames {
+                        out.send(Message::Text(f.into())).await.map_err(|e| AgentError::Panel(e.to_string()))?;
+                    }
+                }
+            }
+            Some(reply) = replies.recv() => {
+                out.send(send(reply)).await.map_err(|e| AgentError::Panel(e.to_string()))?;
+            }
             _ = tick.tick() => {
                 let stats = crate::stats::gather(&options.data_dir).await;
                 out.send(send(AgentMessage::Heartbeat { stats })).await.map_err(|e| AgentError::Panel(e.to_string()))?;
@@ -125,12 +199,20 @@ pub(super) async fn run(state: &AgentState, options: &AgentOptions) -> Result<()
                             CommandResult::Refused { reason: "this agent serves another node".into() }
                         } else if options.read_only && command.is_mutating() {
                             CommandResult::Refused { reason: "this agent is read-only".into() }
-                        } else {
-                            match command {
-                                rampart_proto::Command::Describe => CommandResult::Described {
-                                    stats: crate::stats::gather(&options.data_dir).await,
-                                },
+                        } else if command == Command::Describe {
+                            CommandResult::Described {
+                                stats: crate::stats::gather(&options.data_dir).await,
                             }
+                        } else {
+                            // Server commands may take a while (stops wait
+                            // for the server): run them beside the link.
+                            let servers = servers.clone();
+                            let reply_tx = reply_tx.clone();
+                            tokio::spawn(async move {
+                                let result = servers.handle(command).await;
+                                let _ = reply_tx.send(AgentMessage::Response { id, result }).await;
+                            });
+                            continue;
                         };
                         AgentMessage::Response { id, result }
                     }
@@ -154,6 +236,42 @@ pub(super) async fn run(state: &AgentState, options: &AgentOptions) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn big_event_batches_are_split_under_the_frame_limit() {
+        // Escaped control characters make JSON much larger than the raw bytes.
+        let line = "\u{1b}".repeat(4000);
+        let events = vec![ServerEvent::Console {
+            server_id: "sv_0123456789abcdef".into(),
+            lines: vec![line; 200],
+            dropped: 5,
+        }];
+        let mut frames = Vec::new();
+        event_frames(events, &mut frames);
+        assert!(frames.len() > 1);
+        let mut lines = 0;
+        let mut dropped = 0;
+        for f in &frames {
+            assert!(f.len() < MAX_FRAME_BYTES);
+            match rampart_proto::decode_agent(f).unwrap() {
+                AgentMessage::Events { events } => {
+                    for e in events {
+                        if let ServerEvent::Console {
+                            lines: l,
+                            dropped: d,
+                            ..
+                        } = e
+                        {
+                            lines += l.len();
+                            dropped += d;
+                        }
+                    }
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!((lines, dropped), (200, 5));
+    }
 
     #[test]
     fn link_urls() {

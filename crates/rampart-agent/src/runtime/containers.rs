@@ -36,8 +36,14 @@ pub struct ContainerSpec<'a> {
     /// argv, never a shell string built from user data.
     pub cmd: &'a [String],
     pub env: &'a [(String, String)],
+    /// Keep stdin open (for console input).
+    pub stdin: bool,
+    pub working_dir: Option<&'a str>,
     pub isolation: IsolationInput<'a>,
 }
+
+/// A container's output stream and stdin.
+pub type Attachment = bollard::container::AttachContainerResults;
 
 /// A connection to the local engine.
 #[derive(Debug, Clone)]
@@ -70,6 +76,13 @@ impl Runtime {
                     .collect(),
             ),
             host_config: Some(host_config(&spec.isolation)),
+            open_stdin: Some(spec.stdin),
+            attach_stdin: Some(spec.stdin),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            stdin_once: Some(false),
+            tty: Some(false),
+            working_dir: spec.working_dir.map(str::to_owned),
             ..Default::default()
         };
         let options = CreateContainerOptions {
@@ -169,6 +182,110 @@ impl Runtime {
             .and_then(|mut nets| nets.remove(network))
             .and_then(|e| e.ip_address)
             .filter(|ip| !ip.is_empty()))
+    }
+
+    /// Attaches to the container's stdin (when it was created with it),
+    /// stdout and stderr from now on.
+    pub async fn attach(&self, id: &str, stdin: bool) -> Result<Attachment, RuntimeError> {
+        let options = bollard::query_parameters::AttachContainerOptions {
+            stdin,
+            stdout: true,
+            stderr: true,
+            stream: true,
+            logs: false,
+            detach_keys: None,
+        };
+        Ok(self.docker.attach_container(id, Some(options)).await?)
+    }
+
+    /// SIGTERM, then SIGKILL after `timeout_secs` (the engine does both).
+    pub async fn stop(&self, id: &str, timeout_secs: u32) -> Result<(), RuntimeError> {
+        let options = bollard::query_parameters::StopContainerOptions {
+            signal: None,
+            t: Some(i32::try_from(timeout_secs).unwrap_or(i32::MAX)),
+        };
+        match self.docker.stop_container(id, Some(options)).await {
+            // 304: already stopped.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            })
+            | Ok(()) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn kill(&self, id: &str) -> Result<(), RuntimeError> {
+        let options = bollard::query_parameters::KillContainerOptions {
+            signal: "SIGKILL".to_owned(),
+        };
+        match self.docker.kill_container(id, Some(options)).await {
+            // 409: not running.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            })
+            | Ok(()) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether the container runs and its last exit code; None if it does not exist.
+    pub async fn state(&self, id: &str) -> Result<Option<(bool, Option<i64>)>, RuntimeError> {
+        match self.docker.inspect_container(id, None).await {
+            Ok(info) => {
+                let state = info.state.unwrap_or_default();
+                Ok(Some((state.running.unwrap_or(false), state.exit_code)))
+            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every Rampart container: (server id, running).
+    pub async fn list_servers(&self) -> Result<Vec<(String, bool)>, RuntimeError> {
+        let mut filters = HashMap::new();
+        filters.insert("label".to_owned(), vec![SERVER_LABEL.to_owned()]);
+        let options = bollard::query_parameters::ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        Ok(self
+            .docker
+            .list_containers(Some(options))
+            .await?
+            .into_iter()
+            .filter_map(|c| {
+                let id = c.labels?.remove(SERVER_LABEL)?;
+                let running = c
+                    .state
+                    .is_some_and(|s| s == bollard::models::ContainerSummaryStateEnum::RUNNING);
+                Some((id, running))
+            })
+            .collect())
+    }
+
+    /// Whether the image is present locally.
+    pub async fn has_image(&self, image: &str) -> Result<bool, RuntimeError> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the container if it exists.
+    pub async fn remove_if_exists(&self, id: &str) -> Result<(), RuntimeError> {
+        match self.remove(id).await {
+            Err(RuntimeError::Docker(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            })) => Ok(()),
+            other => other,
+        }
     }
 
     /// Removes the container (forcefully) with its anonymous volumes.

@@ -24,6 +24,22 @@ pub enum Capability {
 }
 
 impl Capability {
+    const ALL: [Capability; 6] = [
+        Capability::Chown,
+        Capability::SetUid,
+        Capability::SetGid,
+        Capability::NetBindService,
+        Capability::DacOverride,
+        Capability::Fowner,
+    ];
+
+    /// The allowlisted capability with this Docker name (e.g. `NET_BIND_SERVICE`).
+    pub fn parse(name: &str) -> Option<Capability> {
+        Capability::ALL
+            .into_iter()
+            .find(|c| c.docker_name() == name)
+    }
+
     fn docker_name(self) -> &'static str {
         match self {
             Capability::Chown => "CHOWN",
@@ -201,6 +217,8 @@ mod tests {
         i.volume = None;
         let h = host_config(&i);
         assert_eq!(h.cap_add, Some(vec!["NET_BIND_SERVICE".to_owned()]));
+        assert_eq!(Capability::parse("SYS_ADMIN"), None);
+        assert_eq!(Capability::parse("CHOWN"), Some(Capability::Chown));
         assert_eq!(h.memory_swap, Some(1024 * MIB));
         assert_eq!(h.readonly_rootfs, Some(false));
         assert!(h.tmpfs.unwrap().is_empty());

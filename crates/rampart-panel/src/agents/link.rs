@@ -18,7 +18,7 @@ use crate::audit::{AuditNote, EventType};
 use crate::store::NodeRecord;
 
 /// More messages than this per second from one agent close its link.
-pub const MAX_MESSAGES_PER_SEC: u32 = 50;
+pub const MAX_MESSAGES_PER_SEC: u32 = 100;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn close(socket: &mut futures_util::stream::SplitSink<WebSocket, Message>, reason: &str) {
@@ -90,6 +90,11 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
         )
         .await;
 
+    // Docker is the state of truth: re-attach and reconcile at every connect.
+    let reconciling = services.clone();
+    let node_id = node.id.clone();
+    tokio::spawn(async move { reconciling.reconcile_node(&node_id).await });
+
     let silence = Duration::from_secs(OFFLINE_AFTER_SECS as u64);
     let mut window = (services.clock.now().0, 0u32);
     let reason = loop {
@@ -131,6 +136,7 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
                         }
                     }
                     Ok(AgentMessage::Response { id, result }) => services.hub.complete(id, result),
+                    Ok(AgentMessage::Events { events }) => services.apply_server_events(&node.id, events).await,
                     Ok(AgentMessage::Pong { .. }) => {}
                     Ok(AgentMessage::Rotated) => {
                         tracing::info!(node = %node.id, "agent saved its rotated credential");

@@ -11,6 +11,7 @@ mod api_clients;
 mod audit;
 mod nodes;
 mod roles;
+mod servers;
 mod sessions;
 mod setup_tokens;
 mod users;
@@ -19,6 +20,7 @@ pub use api_clients::{ApiClientRecord, NewApiClient, TokenRecord};
 pub use audit::AuditFilter;
 pub use nodes::{NewNode, NodeRecord};
 pub use roles::CustomRole;
+pub use servers::{CreateOutcome, NewServer, ServerRecord, TemplateRecord};
 pub use sessions::{NewSession, SessionRecord, SessionStage, SessionSummary};
 pub use users::{AdminGuard, NewUser, UserRecord};
 

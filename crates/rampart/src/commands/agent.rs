@@ -48,6 +48,7 @@ pub async fn run(config: Config, args: AgentArgs) -> anyhow::Result<()> {
     let options = AgentOptions {
         data_dir,
         read_only: args.read_only,
+        bind_ip: config.bind_address,
         rng: Arc::new(OsRandom),
     };
     tracing::info!(node = %state.node_id, panel = %state.panel_url, read_only = options.read_only, "agent starting");

@@ -124,6 +124,7 @@ pub async fn run(config: Config, with_local_agent: bool) -> anyhow::Result<()> {
         );
     }
 
+    services.seed_templates().await?;
     if let Some(token) = services.issue_setup_token().await? {
         // The one place the token is shown: stdout, not the log.
         let mut out = std::io::stdout().lock();
@@ -138,6 +139,7 @@ pub async fn run(config: Config, with_local_agent: bool) -> anyhow::Result<()> {
                 let options = rampart_agent::AgentOptions {
                     data_dir: config.data_dir.join("agent"),
                     read_only: false,
+                    bind_ip: config.bind_address,
                     rng: std::sync::Arc::new(OsRandom),
                 };
                 tokio::spawn(rampart_agent::run(

@@ -1,6 +1,6 @@
 //! The agent's own checks (SPEC R42), against a minimal fake panel that
 //! speaks the protocol: a command naming another node is refused; one for
-//! its own node is answered.
+//! its own node is answered; a read-only agent refuses every mutating one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,9 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use rampart_agent::{AgentOptions, AgentState};
 use rampart_core::OsRandom;
-use rampart_proto::{AgentMessage, Command, CommandResult, PanelMessage, decode_agent, encode};
+use rampart_proto::{
+    AgentMessage, Command, CommandResult, PanelMessage, PowerSignal, StopSpec, decode_agent, encode,
+};
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
@@ -26,6 +28,7 @@ async fn the_agent_refuses_commands_for_another_node() {
     let options = AgentOptions {
         data_dir: dir.path().to_path_buf(),
         read_only: true,
+        bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         rng: Arc::new(OsRandom),
     };
     let agent = tokio::spawn(rampart_agent::run(
@@ -75,8 +78,37 @@ async fn the_agent_refuses_commands_for_another_node() {
     }))
     .await
     .unwrap();
+    // Every mutating command is refused by a read-only agent (R43).
+    let server_id = "sv_0123456789abcdef".to_owned();
+    let mutating = [
+        Command::Power {
+            server_id: server_id.clone(),
+            signal: PowerSignal::Start,
+            stop: StopSpec {
+                command: None,
+                timeout_secs: 5,
+            },
+        },
+        Command::Input {
+            server_id: server_id.clone(),
+            line: "stop".into(),
+        },
+        Command::DeleteServer {
+            server_id: server_id.clone(),
+        },
+    ];
+    for (i, command) in mutating.into_iter().enumerate() {
+        assert!(command.is_mutating());
+        ws.send(send(PanelMessage::Request {
+            id: 3 + i as u64,
+            node_id: own.clone(),
+            command,
+        }))
+        .await
+        .unwrap();
+    }
     let mut answers = Vec::new();
-    while answers.len() < 2 {
+    while answers.len() < 5 {
         match tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await
             .unwrap()
@@ -100,5 +132,11 @@ async fn the_agent_refuses_commands_for_another_node() {
         "read-only agents still answer read-only commands: {:?}",
         answers[1]
     );
+    for (id, result) in &answers[2..] {
+        assert!(
+            matches!(result, CommandResult::Refused { reason } if reason.contains("read-only")),
+            "request {id}: {result:?}"
+        );
+    }
     agent.abort();
 }

@@ -47,6 +47,8 @@ async fn a_container_built_by_the_policy_is_contained() {
         image,
         cmd: &cmd,
         env: &[],
+        stdin: false,
+        working_dir: None,
         isolation: spec_input(),
     };
     let id = rt.create(&spec).await.unwrap();
@@ -111,6 +113,8 @@ async fn run_on(
         image,
         cmd: &cmd,
         env: &[],
+        stdin: false,
+        working_dir: None,
         isolation: input,
     };
     let id = rt.create(&spec).await.unwrap();

@@ -39,6 +39,7 @@ async fn rotation_delivers_a_new_credential_and_the_old_one_dies_after_the_overl
     let options = AgentOptions {
         data_dir: dir.path().to_path_buf(),
         read_only: false,
+        bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         rng: Arc::new(OsRandom),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -268,6 +268,7 @@ pub async fn describe(
         Ok(CommandResult::Refused { reason } | CommandResult::Failed { reason }) => {
             Err(ApiError::conflict(reason))
         }
+        Ok(_) => Err(ApiError::conflict("unexpected answer from the agent")),
         Err(RequestError::NotConnected) => {
             Err(ApiError::conflict("the node's agent is not connected"))
         }

@@ -1,0 +1,440 @@
+//! The node's servers: create (with the install container), power, console
+//! input, delete, and the inventory the panel reconciles from. Every
+//! container is built by `runtime` with the one isolation policy; output of
+//! running servers flows into the bounded [`EventBuffer`] the link drains.
+//!
+//! Operations on one server are serialized by a per-server lock; a
+//! server's state of truth is Docker's, so containers keep running when
+//! the agent stops, and a new agent re-attaches to them (`inventory`).
+
+pub mod events;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rampart_proto::{
+    Command, CommandResult, PowerSignal, ServerEvent, ServerSpec, ServerStatus, StopSpec,
+};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::runtime::containers::{ContainerSpec, Runtime, RuntimeError};
+use crate::runtime::isolation::{Capability, IsolationInput, Limits};
+pub use events::EventBuffer;
+use events::LineSplitter;
+
+/// Where a server's volume is mounted in its container.
+pub const VOLUME_MOUNT: &str = "/home/container";
+
+type Input = Arc<tokio::sync::Mutex<Pin<Box<dyn AsyncWrite + Send>>>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("Docker unavailable: {0}")]
+    DockerUnavailable(String),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("the server is not installed on this node")]
+    NotInstalled,
+    #[error("the server is not running")]
+    NotRunning,
+    #[error("the image {0} is not on this node")]
+    NoImage(String),
+    #[error("the install script failed with exit code {0}")]
+    InstallFailed(i64),
+    #[error("capability {0} is not on the allowlist")]
+    Capability(String),
+    #[error("volume: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+struct Attached {
+    serial: u64,
+    input: Input,
+}
+
+/// The node's servers.
+pub struct Servers {
+    volumes: PathBuf,
+    bind_ip: IpAddr,
+    runtime: tokio::sync::Mutex<Option<Runtime>>,
+    pub events: Arc<EventBuffer>,
+    attached: Mutex<HashMap<String, Attached>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    serial: AtomicU64,
+}
+
+impl std::fmt::Debug for Servers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Servers")
+            .field("volumes", &self.volumes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn container_name(server_id: &str) -> String {
+    format!("rampart-{server_id}")
+}
+
+fn network_name(owner: &str) -> String {
+    format!("rampart-owner-{owner}")
+}
+
+impl Servers {
+    pub fn new(data_dir: &std::path::Path, bind_ip: IpAddr) -> Arc<Servers> {
+        Arc::new(Servers {
+            volumes: data_dir.join("volumes"),
+            bind_ip,
+            runtime: tokio::sync::Mutex::new(None),
+            events: Arc::new(EventBuffer::default()),
+            attached: Mutex::new(HashMap::new()),
+            locks: Mutex::new(HashMap::new()),
+            serial: AtomicU64::new(0),
+        })
+    }
+
+    async fn runtime(&self) -> Result<Runtime, ServerError> {
+        let mut slot = self.runtime.lock().await;
+        if let Some(rt) = slot.as_ref() {
+            return Ok(rt.clone());
+        }
+        let rt = Runtime::connect()
+            .await
+            .map_err(|e| ServerError::DockerUnavailable(e.to_string()))?;
+        *slot = Some(rt.clone());
+        Ok(rt)
+    }
+
+    fn lock_for(&self, server_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        match self.locks.lock() {
+            Ok(mut l) => l.entry(server_id.to_owned()).or_default().clone(),
+            Err(_) => Arc::default(),
+        }
+    }
+
+    /// Runs one server command (node and read-only checks are done by the link).
+    pub async fn handle(self: &Arc<Self>, command: Command) -> CommandResult {
+        let outcome = match command {
+            Command::Describe => {
+                return CommandResult::Failed {
+                    reason: "not a server command".into(),
+                };
+            }
+            Command::Inventory => {
+                return match self.inventory().await {
+                    Ok(servers) => CommandResult::Inventory { servers },
+                    Err(e) => CommandResult::Failed {
+                        reason: e.to_string(),
+                    },
+                };
+            }
+            Command::CreateServer { server, wipe } => self.create(&server, wipe).await,
+            Command::Power {
+                server_id,
+                signal,
+                stop,
+            } => self.power(&server_id, signal, &stop).await,
+            Command::Input { server_id, line } => self.input(&server_id, &line).await,
+            Command::DeleteServer { server_id } => self.delete(&server_id).await,
+        };
+        match outcome {
+            Ok(()) => CommandResult::Done,
+            Err(e) => CommandResult::Failed {
+                reason: e.to_string().chars().take(250).collect(),
+            },
+        }
+    }
+
+    async fn create(self: &Arc<Self>, spec: &ServerSpec, wipe: bool) -> Result<(), ServerError> {
+        let lock = self.lock_for(&spec.server_id);
+        let _guard = lock.lock().await;
+        let rt = self.runtime().await?;
+        let capabilities = spec
+            .capabilities
+            .iter()
+            .map(|c| Capability::parse(c).ok_or_else(|| ServerError::Capability(c.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
+        for image in std::iter::once(&spec.image).chain(spec.install.as_ref().map(|i| &i.image)) {
+            if !rt.has_image(image).await? {
+                return Err(ServerError::NoImage(image.clone()));
+            }
+        }
+        let network = network_name(&spec.owner);
+        rt.ensure_owner_network(&network, &spec.owner).await?;
+        let name = container_name(&spec.server_id);
+        if rt.state(&name).await?.is_some_and(|(running, _)| running) {
+            self.stop_inner(&rt, &spec.server_id, &spec.stop).await?;
+        }
+        rt.remove_if_exists(&name).await?;
+        let volume = self.volumes.join(&spec.server_id);
+        if wipe && volume.exists() {
+            // std's remove_dir_all does not follow symlinks.
+            tokio::fs::remove_dir_all(&volume).await?;
+        }
+        make_private_dir(&self.volumes)?;
+        make_private_dir(&volume)?;
+        let volume_str = volume.to_string_lossy().into_owned();
+        let limits = Limits {
+            memory_mb: spec.limits.memory_mb,
+            cpu_percent: spec.limits.cpu_percent,
+            pids: spec.limits.pids,
+            swap_allowed: spec.limits.swap_allowed,
+            io_weight: spec.limits.io_weight,
+        };
+        let isolation = IsolationInput {
+            limits,
+            capabilities: &capabilities,
+            read_only_root: spec.read_only_root,
+            network: &network,
+            volume: Some((&volume_str, VOLUME_MOUNT)),
+            bind_ip: self.bind_ip,
+            ports: &spec.ports,
+        };
+        if let Some(install) = &spec.install {
+            let install_name = format!("{name}-install");
+            rt.remove_if_exists(&install_name).await?;
+            let argv = [
+                install.interpreter.clone(),
+                "-c".to_owned(),
+                install.script.clone(),
+            ];
+            let mut install_isolation = isolation.clone();
+            install_isolation.ports = &[];
+            let id = rt
+                .create(&ContainerSpec {
+                    name: &install_name,
+                    server_id: &spec.server_id,
+                    image: &install.image,
+                    cmd: &argv,
+                    env: &spec.env,
+                    stdin: false,
+                    working_dir: Some(VOLUME_MOUNT),
+                    isolation: install_isolation,
+                })
+                .await?;
+            rt.start(&id).await?;
+            let code = rt.wait(&id).await;
+            let output = rt.output(&id).await.unwrap_or_default();
+            rt.remove_if_exists(&id).await?;
+            for line in output.lines() {
+                self.events
+                    .push_line(&spec.server_id, format!("[install] {line}"));
+            }
+            let code = code?;
+            if code != 0 {
+                return Err(ServerError::InstallFailed(code));
+            }
+        }
+        rt.create(&ContainerSpec {
+            name: &name,
+            server_id: &spec.server_id,
+            image: &spec.image,
+            cmd: &spec.argv,
+            env: &spec.env,
+            stdin: true,
+            working_dir: Some(VOLUME_MOUNT),
+            isolation,
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn power(
+        self: &Arc<Self>,
+        server_id: &str,
+        signal: PowerSignal,
+        stop: &StopSpec,
+    ) -> Result<(), ServerError> {
+        let lock = self.lock_for(server_id);
+        let _guard = lock.lock().await;
+        let rt = self.runtime().await?;
+        match signal {
+            PowerSignal::Start => self.start_inner(&rt, server_id).await,
+            PowerSignal::Stop => self.stop_inner(&rt, server_id, stop).await,
+            PowerSignal::Restart => {
+                self.stop_inner(&rt, server_id, stop).await?;
+                self.start_inner(&rt, server_id).await
+            }
+            PowerSignal::Kill => {
+                if rt.state(&container_name(server_id)).await?.is_none() {
+                    return Err(ServerError::NotInstalled);
+                }
+                rt.kill(&container_name(server_id)).await?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn start_inner(
+        self: &Arc<Self>,
+        rt: &Runtime,
+        server_id: &str,
+    ) -> Result<(), ServerError> {
+        let name = container_name(server_id);
+        match rt.state(&name).await? {
+            None => return Err(ServerError::NotInstalled),
+            Some((true, _)) => return Ok(()),
+            Some((false, _)) => {}
+        }
+        // Attach first so that no early output is missed.
+        self.attach(rt, server_id).await?;
+        if let Err(e) = rt.start(&name).await {
+            self.detach(server_id);
+            return Err(e.into());
+        }
+        self.events.push(ServerEvent::State {
+            server_id: server_id.to_owned(),
+            running: true,
+            exit_code: None,
+        });
+        Ok(())
+    }
+
+    /// The stop command on stdin, then SIGTERM, then SIGKILL.
+    async fn stop_inner(
+        &self,
+        rt: &Runtime,
+        server_id: &str,
+        stop: &StopSpec,
+    ) -> Result<(), ServerError> {
+        let name = container_name(server_id);
+        match rt.state(&name).await? {
+            None => return Err(ServerError::NotInstalled),
+            Some((false, _)) => return Ok(()),
+            Some((true, _)) => {}
+        }
+        let timeout = Duration::from_secs(u64::from(stop.timeout_secs.clamp(1, 600)));
+        if let Some(command) = &stop.command
+            && self.write_line(server_id, command).await.is_ok()
+            && tokio::time::timeout(timeout, rt.wait(&name)).await.is_ok()
+        {
+            return Ok(());
+        }
+        rt.stop(&name, stop.timeout_secs.clamp(1, 600)).await?;
+        Ok(())
+    }
+
+    async fn input(&self, server_id: &str, line: &str) -> Result<(), ServerError> {
+        self.write_line(server_id, line).await
+    }
+
+    async fn write_line(&self, server_id: &str, line: &str) -> Result<(), ServerError> {
+        let input = self
+            .attached
+            .lock()
+            .ok()
+            .and_then(|a| a.get(server_id).map(|x| x.input.clone()))
+            .ok_or(ServerError::NotRunning)?;
+        let mut w = input.lock().await;
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        w.write_all(&bytes).await?;
+        w.flush().await?;
+        Ok(())
+    }
+
+    async fn delete(&self, server_id: &str) -> Result<(), ServerError> {
+        let lock = self.lock_for(server_id);
+        let _guard = lock.lock().await;
+        let rt = self.runtime().await?;
+        rt.remove_if_exists(&container_name(server_id)).await?;
+        rt.remove_if_exists(&format!("{}-install", container_name(server_id)))
+            .await?;
+        self.detach(server_id);
+        let volume = self.volumes.join(server_id);
+        if volume.exists() {
+            tokio::fs::remove_dir_all(&volume).await?;
+        }
+        if let Ok(mut l) = self.locks.lock() {
+            l.remove(server_id);
+        }
+        Ok(())
+    }
+
+    /// Every server on the node, re-attaching to running ones this agent
+    /// does not follow yet (after an agent restart).
+    pub async fn inventory(self: &Arc<Self>) -> Result<Vec<ServerStatus>, ServerError> {
+        let rt = self.runtime().await?;
+        let mut out = Vec::new();
+        for (server_id, running) in rt.list_servers().await? {
+            if rampart_proto::servers::check_server_id(&server_id).is_err() {
+                continue;
+            }
+            let followed = self
+                .attached
+                .lock()
+                .is_ok_and(|a| a.contains_key(&server_id));
+            if running && !followed {
+                self.attach(&rt, &server_id).await?;
+            }
+            out.push(ServerStatus { server_id, running });
+        }
+        Ok(out)
+    }
+
+    async fn attach(self: &Arc<Self>, rt: &Runtime, server_id: &str) -> Result<(), ServerError> {
+        let attachment = rt.attach(&container_name(server_id), true).await?;
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut a) = self.attached.lock() {
+            a.insert(
+                server_id.to_owned(),
+                Attached {
+                    serial,
+                    input: Arc::new(tokio::sync::Mutex::new(attachment.input)),
+                },
+            );
+        }
+        let me = self.clone();
+        let rt = rt.clone();
+        let server_id = server_id.to_owned();
+        let mut output = attachment.output;
+        tokio::spawn(async move {
+            let mut splitter = LineSplitter::default();
+            while let Some(Ok(chunk)) = output.next().await {
+                splitter.feed(&chunk.into_bytes(), |line| {
+                    me.events.push_line(&server_id, line);
+                });
+            }
+            splitter.finish(|line| me.events.push_line(&server_id, line));
+            let still_current = me
+                .attached
+                .lock()
+                .ok()
+                .is_some_and(|a| a.get(&server_id).is_some_and(|x| x.serial == serial));
+            if still_current {
+                me.detach(&server_id);
+            }
+            if let Ok(Some((running, exit_code))) = rt.state(&container_name(&server_id)).await
+                && !running
+            {
+                me.events.push(ServerEvent::State {
+                    server_id,
+                    running: false,
+                    exit_code,
+                });
+            }
+        });
+        Ok(())
+    }
+
+    fn detach(&self, server_id: &str) {
+        if let Ok(mut a) = self.attached.lock() {
+            a.remove(server_id);
+        }
+    }
+}
+
+fn make_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
+}
