@@ -23,6 +23,7 @@ pub struct Services {
     pub token_cache: TokenCache,
     pub hub: crate::agents::AgentHub,
     pub consoles: crate::servers::ConsoleHub,
+    pub console_slots: crate::web::api::console::ConsoleSlots,
     pub metrics: crate::metrics::Metrics,
     /// Request ids: a random per-process prefix and a counter (ids are
     /// correlation handles, not secrets; no syscall per request).
@@ -70,6 +71,7 @@ impl Services {
             token_cache: TokenCache::default(),
             hub: crate::agents::AgentHub::default(),
             consoles: crate::servers::ConsoleHub::default(),
+            console_slots: Default::default(),
             metrics: crate::metrics::Metrics::default(),
             request_ids: (prefix, std::sync::atomic::AtomicU32::new(0)),
             settings,

@@ -42,6 +42,12 @@ impl AuditValue for UserId {
     }
 }
 
+impl AuditValue for rampart_core::ScopeSet {
+    fn audit_value(&self) -> Value {
+        Value::String(self.to_list())
+    }
+}
+
 impl AuditValue for bool {
     fn audit_value(&self) -> Value {
         Value::Bool(*self)

@@ -237,7 +237,8 @@ mod tests {
     #[test]
     fn bad_documents_are_refused() {
         let good = TemplateDoc::parse(BUILTINS[1]).unwrap();
-        let cases: [(&str, fn(&mut TemplateDoc)); 6] = [
+        type Break = fn(&mut TemplateDoc);
+        let cases: [(&str, Break); 6] = [
             ("slug", |d| d.id = "../x".into()),
             ("image", |d| d.image = "--privileged".into()),
             ("shell", |d| d.startup = "sh -c httpd{{SERVER_PORT}}".into()),

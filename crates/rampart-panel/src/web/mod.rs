@@ -202,6 +202,42 @@ fn routes() -> RouteTable {
             "/api/v1/nodes/{id}/rotate-credential",
             post(api::nodes::rotate_credential),
         )
+        .get_post(
+            "/api/v1/servers",
+            get(api::servers::list).post(api::servers::create),
+        )
+        .methods(
+            "/api/v1/servers/{id}",
+            &[Method::GET, Method::DELETE],
+            get(api::servers::get).delete(api::servers::delete),
+        )
+        .post("/api/v1/servers/{id}/power", post(api::servers::power))
+        .post("/api/v1/servers/{id}/command", post(api::servers::command))
+        .post(
+            "/api/v1/servers/{id}/reinstall",
+            post(api::servers::reinstall),
+        )
+        .post("/api/v1/servers/{id}/suspend", post(api::servers::suspend))
+        .post(
+            "/api/v1/servers/{id}/unsuspend",
+            post(api::servers::unsuspend),
+        )
+        .get("/api/v1/servers/{id}/stats", get(api::servers::stats))
+        .get("/api/v1/servers/{id}/console", get(api::console::console))
+        .get_post(
+            "/api/v1/servers/{id}/users",
+            get(api::servers::sub_users).post(api::servers::grant),
+        )
+        .methods(
+            "/api/v1/servers/{id}/users/{user_id}",
+            &[Method::DELETE],
+            delete(api::servers::revoke_grant),
+        )
+        .get_post(
+            "/api/v1/templates",
+            get(api::templates::list).post(api::templates::import),
+        )
+        .get("/api/v1/templates/{id}", get(api::templates::export))
         .post("/agent/enroll", post(agents::enroll))
         .get("/agent/link", get(agents::link))
         .get_post("/nodes", get(ui::nodes::list).post(ui::nodes::create))

@@ -82,6 +82,8 @@ const API_SIGNED_IN: [u16; 6] = [401, 200, 200, 200, 200, 200];
 const API_USERS_VIEW: [u16; 6] = [401, 403, 403, 200, 200, 403];
 const API_USER_VIEW: [u16; 6] = [401, 404, 404, 200, 200, 404];
 const API_USER_EDIT: [u16; 6] = [401, 404, 404, 403, 200, 404];
+/// Another user's server: only admins see it.
+const OTHERS_SERVER_200: [u16; 6] = [401, 404, 404, 404, 200, 404];
 /// Another user's API client: only admins see it.
 const API_OTHERS_CLIENT: [u16; 6] = [401, 404, 404, 404, 200, 404];
 
@@ -295,6 +297,89 @@ fn table() -> Vec<Case> {
             None,
             [401, 403, 403, 404, 404, 403],
         ),
+        // Servers: `{id}` is a server another user owns; only admins see it.
+        api(Method::GET, "/api/v1/servers", None, API_SIGNED_IN),
+        api(
+            Method::POST,
+            "/api/v1/servers",
+            Some(r#"{"name":"x","node_id":"nd_000000000000000000000000","template_id":"generic"}"#),
+            [401, 403, 403, 400, 400, 403],
+        ),
+        api(Method::GET, "/api/v1/servers/{id}", None, OTHERS_SERVER_200),
+        api(
+            Method::DELETE,
+            "/api/v1/servers/{id}",
+            None,
+            [401, 404, 404, 404, 409, 404],
+        ),
+        api(
+            Method::POST,
+            "/api/v1/servers/{id}/power",
+            Some(r#"{"action":"start"}"#),
+            [401, 404, 404, 404, 409, 404],
+        ),
+        api(
+            Method::POST,
+            "/api/v1/servers/{id}/command",
+            Some(r#"{"command":"say hi"}"#),
+            [401, 404, 404, 404, 409, 404],
+        ),
+        api(
+            Method::POST,
+            "/api/v1/servers/{id}/reinstall",
+            None,
+            [401, 404, 404, 404, 202, 404],
+        ),
+        api(
+            Method::POST,
+            "/api/v1/servers/{id}/suspend",
+            None,
+            [401, 404, 404, 404, 202, 404],
+        ),
+        api(
+            Method::POST,
+            "/api/v1/servers/{id}/unsuspend",
+            None,
+            [401, 404, 404, 404, 409, 404],
+        ),
+        api(
+            Method::GET,
+            "/api/v1/servers/{id}/stats",
+            None,
+            OTHERS_SERVER_200,
+        ),
+        api(
+            Method::GET,
+            "/api/v1/servers/{id}/console",
+            None,
+            [401, 404, 404, 404, 400, 404],
+        ),
+        api(
+            Method::GET,
+            "/api/v1/servers/{id}/users",
+            None,
+            OTHERS_SERVER_200,
+        ),
+        api(
+            Method::POST,
+            "/api/v1/servers/{id}/users",
+            Some(r#"{"user_id":1,"scopes":["server.view"]}"#),
+            [401, 404, 404, 404, 204, 404],
+        ),
+        api(
+            Method::DELETE,
+            "/api/v1/servers/{id}/users/{user_id}",
+            None,
+            [401, 404, 404, 404, 404, 404],
+        ),
+        api(Method::GET, "/api/v1/templates", None, API_SIGNED_IN),
+        api(
+            Method::POST,
+            "/api/v1/templates",
+            Some(r#"{"id":"cov","name":"c","image":"busybox:stable","startup":"sh"}"#),
+            [401, 403, 403, 403, 201, 403],
+        ),
+        api(Method::GET, "/api/v1/templates/{id}", None, API_SIGNED_IN),
         // Agent endpoints take agent credentials only; a user's session is nothing to them.
         api(
             Method::POST,
@@ -308,6 +393,53 @@ fn table() -> Vec<Case> {
         get("/health", ALL_200),
         get("/ready", ALL_200),
     ]
+}
+
+/// A server owned by `owner` on a node with no agent (stored directly).
+async fn server_of(panel: &TestPanel, owner: rampart_core::UserId) -> String {
+    use rampart_core::{NodeId, NodeName, ServerId, UnixTime};
+    use rampart_panel::store::{NewNode, NewServer};
+    let store = &panel.services.store;
+    let node = NodeId::generate(&rampart_core::OsRandom);
+    let name = NodeName::parse(&format!("n{}", &node.as_str()[3..15])).unwrap();
+    store
+        .create_node(&NewNode {
+            id: &node,
+            name: &name,
+            public_address: "",
+            sftp_port: 5657,
+            labels: "",
+            enroll_token_hash: &SecretToken::generate(&rampart_core::OsRandom).hash().0,
+            enroll_expires_at: UnixTime(0),
+            now: UnixTime(panel.clock_now()),
+        })
+        .await
+        .unwrap();
+    let id = ServerId::generate(&rampart_core::OsRandom);
+    let spec = serde_json::json!({
+        "server_id": id.as_str(), "owner": owner.0.to_string(), "image": "busybox:stable",
+        "argv": ["sh"], "env": [], "limits": {"memory_mb": 64, "cpu_percent": 100, "pids": 64,
+        "disk_mb": 100, "io_weight": 500, "swap_allowed": false}, "ports": [], "capabilities": [],
+        "read_only_root": true, "stop": {"command": null, "timeout_secs": 5}, "install": null
+    });
+    let outcome = store
+        .create_server(&NewServer {
+            id: &id,
+            name: "theirs",
+            owner_id: owner,
+            node_id: &node,
+            template_id: None,
+            spec_json: &spec.to_string(),
+            variables_json: "{}",
+            state: "offline",
+            ports: &[],
+            default_cap: 10,
+            now: UnixTime(panel.clock_now()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, rampart_panel::store::CreateOutcome::Created);
+    id.to_string()
 }
 
 /// Anonymous CSRF cookie value every client carries (double-submit forms).
@@ -346,7 +478,11 @@ async fn run_case(panel: &TestPanel, case: &Case, who: usize, n: usize) -> u16 {
         _ => ANON_CSRF.to_owned(),
     };
     let (target_client, _) = panel.api_client(target, "server.view").await;
-    let id_value = if case.route.contains("nodes/") {
+    let id_value = if case.route.contains("servers/") {
+        server_of(panel, target).await
+    } else if case.route.contains("templates/") {
+        "generic".to_owned()
+    } else if case.route.contains("nodes/") {
         "nd_000000000000000000000000".to_owned()
     } else if case.route.contains("/sessions/") {
         target_session_id
@@ -359,6 +495,7 @@ async fn run_case(panel: &TestPanel, case: &Case, who: usize, n: usize) -> u16 {
         .route
         .replace("{id}", &id_value)
         .replace("{name}", "ghost")
+        .replace("{user_id}", "1")
         .replace("{file}", "app.css");
     let res = if path.starts_with("/api/") || path.starts_with("/agent/") {
         let origin = panel.url.clone();

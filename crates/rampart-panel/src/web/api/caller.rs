@@ -42,6 +42,17 @@ impl ApiCaller {
         matches!(self.via, Via::Token { .. })
     }
 
+    /// The caller as the audit log names it.
+    pub fn actor(&self) -> String {
+        match &self.via {
+            Via::Token { client_id } => format!(
+                "client:{client_id}:user:{}:{}",
+                self.user.id, self.user.username
+            ),
+            Via::Session { .. } => format!("user:{}:{}", self.user.id, self.user.username),
+        }
+    }
+
     /// Authorizes `scope` on `resource`: 403 `insufficient_scope`, or 404
     /// when the caller may not even see the resource.
     pub fn require(&self, scope: Scope, resource: Resource) -> Result<Granted, ApiError> {

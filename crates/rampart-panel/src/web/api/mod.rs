@@ -2,11 +2,14 @@
 //! `{"error":{"code","message"}}`, cursor pagination, OpenAPI 3.1.
 
 pub mod caller;
+pub mod console;
 pub mod error;
 pub mod handlers;
 pub mod json;
 pub mod nodes;
 pub mod openapi;
+pub mod servers;
+pub mod templates;
 pub mod types;
 
 pub use caller::ApiCaller;
