@@ -1,6 +1,7 @@
 //! Server templates as data (SPEC R50): variables with validation rules and
 //! a startup command whose `{{VARIABLE}}` placeholders become parts of an
-//! argv array — never a shell string. A value always stays inside the one
+//! argv array — never a shell string. The command splits on whitespace;
+//! `'…'` and `"…"` group words and nothing else is interpreted. A value always stays inside the one
 //! argument it was placed in, whatever characters it holds, and no value
 //! may contain a control character (CR, LF, NUL, ESC…).
 
@@ -51,6 +52,8 @@ pub enum TemplateError {
     EmptyStartup,
     #[error("the startup command has an unclosed placeholder")]
     Unclosed,
+    #[error("the startup command has an unclosed quote")]
+    UnclosedQuote,
     #[error("a placeholder may not be passed to a shell ({0})")]
     PlaceholderInShell(String),
     #[error("the startup command is longer than {MAX_STARTUP} characters")]
@@ -188,18 +191,55 @@ pub fn render_argv(
     if startup.chars().any(|c| c.is_control() && c != '\t') {
         return Err(TemplateError::ControlCharacter("startup".into()));
     }
-    let words: Vec<&str> = startup.split_ascii_whitespace().collect();
+    let words = split_words(startup)?;
     let program = words.first().ok_or(TemplateError::EmptyStartup)?;
-    let base = program.rsplit('/').next().unwrap_or(program);
-    let is_shell = SHELLS.contains(&base);
+    let base = program.rsplit('/').next().unwrap_or(program).to_owned();
+    let is_shell = SHELLS.contains(&base.as_str());
     let mut argv = Vec::with_capacity(words.len());
     for word in &words {
         if is_shell && word.contains("{{") {
-            return Err(TemplateError::PlaceholderInShell(base.to_owned()));
+            return Err(TemplateError::PlaceholderInShell(base));
         }
         argv.push(substitute(word, values)?);
     }
     Ok(argv)
+}
+
+/// Splits on whitespace; `'…'` and `"…"` group words (quotes removed,
+/// nothing inside them is interpreted). Placeholders are not expanded yet,
+/// so a value can never add a word or a quote.
+fn split_words(startup: &str) -> Result<Vec<String>, TemplateError> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for c in startup.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_ascii_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(TemplateError::UnclosedQuote);
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
 }
 
 fn substitute(word: &str, values: &BTreeMap<String, String>) -> Result<String, TemplateError> {
@@ -320,6 +360,24 @@ mod tests {
         assert!(choice.check("b").is_ok() && choice.check("c").is_err());
         let b = var("ON", Rule::Boolean, "true", true);
         assert!(b.check("false").is_ok() && b.check("yes").is_err());
+    }
+
+    #[test]
+    fn quotes_group_words_and_values_cannot_add_any() {
+        let values = given(&[("X", "a' b\" c")]);
+        assert_eq!(
+            render_argv(r#"sh -c "trap '' TERM; sleep 1" x"#, &values).unwrap(),
+            ["sh", "-c", "trap '' TERM; sleep 1", "x"]
+        );
+        assert_eq!(
+            render_argv(r#"echo "--motd={{X}}" '{{X}}'"#, &values).unwrap(),
+            ["echo", "--motd=a' b\" c", "a' b\" c"]
+        );
+        assert_eq!(
+            render_argv("echo \"unclosed", &values).unwrap_err(),
+            TemplateError::UnclosedQuote
+        );
+        assert_eq!(render_argv("echo ''", &values).unwrap(), ["echo", ""]);
     }
 
     #[test]

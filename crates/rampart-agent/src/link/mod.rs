@@ -55,7 +55,7 @@ pub async fn run(
     tokio::pin!(shutdown);
     let mut delay = MIN_DELAY;
     // Outlives every connection: servers keep their console followers.
-    let servers = Servers::new(&options.data_dir, options.bind_ip);
+    let servers = Servers::new(&options.data_dir, options.bind_ip, &state.node_id);
     loop {
         let started = tokio::time::Instant::now();
         // The credential may have been rotated during the last session.

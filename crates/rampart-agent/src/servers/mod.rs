@@ -61,6 +61,9 @@ struct Attached {
 
 /// The node's servers.
 pub struct Servers {
+    /// Owners' networks are named after the node too, so that two
+    /// installations sharing an engine never share a network.
+    node_id: String,
     volumes: PathBuf,
     bind_ip: IpAddr,
     runtime: tokio::sync::Mutex<Option<Runtime>>,
@@ -68,6 +71,7 @@ pub struct Servers {
     attached: Mutex<HashMap<String, Attached>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     serial: AtomicU64,
+    report: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Servers {
@@ -82,13 +86,10 @@ fn container_name(server_id: &str) -> String {
     format!("rampart-{server_id}")
 }
 
-fn network_name(owner: &str) -> String {
-    format!("rampart-owner-{owner}")
-}
-
 impl Servers {
-    pub fn new(data_dir: &std::path::Path, bind_ip: IpAddr) -> Arc<Servers> {
+    pub fn new(data_dir: &std::path::Path, bind_ip: IpAddr, node_id: &str) -> Arc<Servers> {
         Arc::new(Servers {
+            node_id: node_id.to_owned(),
             volumes: data_dir.join("volumes"),
             bind_ip,
             runtime: tokio::sync::Mutex::new(None),
@@ -96,6 +97,7 @@ impl Servers {
             attached: Mutex::new(HashMap::new()),
             locks: Mutex::new(HashMap::new()),
             serial: AtomicU64::new(0),
+            report: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -165,7 +167,7 @@ impl Servers {
                 return Err(ServerError::NoImage(image.clone()));
             }
         }
-        let network = network_name(&spec.owner);
+        let network = format!("rampart-{}-o{}", self.node_id, spec.owner);
         rt.ensure_owner_network(&network, &spec.owner).await?;
         let name = container_name(&spec.server_id);
         if rt.state(&name).await?.is_some_and(|(running, _)| running) {
@@ -288,12 +290,22 @@ impl Servers {
             self.detach(server_id);
             return Err(e.into());
         }
-        self.events.push(ServerEvent::State {
-            server_id: server_id.to_owned(),
-            running: true,
-            exit_code: None,
-        });
+        self.report_state(rt, server_id).await;
         Ok(())
+    }
+
+    /// Reports what Docker says about the server now. Serialized, so that
+    /// of two reports racing (start returning, output ending) the one
+    /// pushed last is the one inspected last: the panel ends up with the truth.
+    async fn report_state(&self, rt: &Runtime, server_id: &str) {
+        let _order = self.report.lock().await;
+        if let Ok(Some((running, exit_code))) = rt.state(&container_name(server_id)).await {
+            self.events.push(ServerEvent::State {
+                server_id: server_id.to_owned(),
+                running,
+                exit_code: if running { None } else { exit_code },
+            });
+        }
     }
 
     /// The stop command on stdin, then SIGTERM, then SIGKILL.
@@ -411,15 +423,7 @@ impl Servers {
             if still_current {
                 me.detach(&server_id);
             }
-            if let Ok(Some((running, exit_code))) = rt.state(&container_name(&server_id)).await
-                && !running
-            {
-                me.events.push(ServerEvent::State {
-                    server_id,
-                    running: false,
-                    exit_code,
-                });
-            }
+            me.report_state(&rt, &server_id).await;
         });
         Ok(())
     }

@@ -467,7 +467,9 @@ impl Services {
                 Err(e) => Some(e.to_string()),
             };
             let event = match (signal, &failure) {
-                (PowerSignal::Start | PowerSignal::Restart, None) => RuntimeEvent::ContainerStarted,
+                // A start is confirmed by the agent's state event (the
+                // server may even have exited already).
+                (PowerSignal::Start | PowerSignal::Restart, None) => return,
                 (PowerSignal::Stop | PowerSignal::Kill, None) => RuntimeEvent::ContainerExited,
                 // A failed start leaves it stopped; a failed stop, running.
                 (PowerSignal::Start | PowerSignal::Restart, Some(_)) => {

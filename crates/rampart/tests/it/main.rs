@@ -15,6 +15,8 @@ mod isolation;
 mod nodes;
 mod rotation;
 mod serve;
+mod server_rig;
+mod servers;
 mod tls;
 
 use std::path::Path;
