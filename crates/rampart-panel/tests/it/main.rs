@@ -12,6 +12,7 @@ mod csrf;
 mod errors_and_headers;
 mod limits;
 mod login;
+mod servers_store;
 mod sessions;
 mod sessions_ui;
 mod setup;

@@ -156,7 +156,7 @@ pub async fn user_patch(
 ) -> Result<Response, ApiError> {
     let id = UserId(id);
     let granted = caller.require(Scope::UsersEdit, Resource::User(id))?;
-    if body.role.is_none() && body.active.is_none() {
+    if body.role.is_none() && body.active.is_none() && body.max_servers.is_none() {
         return Err(ApiError::bad_request("nothing to change"));
     }
     let role = body
@@ -165,6 +165,15 @@ pub async fn user_patch(
         .map(RoleName::parse)
         .transpose()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if body
+        .max_servers
+        .flatten()
+        .is_some_and(|c| !(0..=100_000).contains(&c))
+    {
+        return Err(ApiError::bad_request(
+            "max_servers must be 0 to 100000 or null",
+        ));
+    }
     if services.store.get_user(id).await?.is_none() {
         return Err(ApiError::not_found());
     }
@@ -173,6 +182,9 @@ pub async fn user_patch(
     }
     if let Some(active) = body.active {
         services.admin_set_active(&granted, id, active).await?;
+    }
+    if let Some(cap) = body.max_servers {
+        services.store.set_max_servers(id, cap).await?;
     }
     let user = services
         .store
@@ -185,6 +197,9 @@ pub async fn user_patch(
     }
     if let Some(a) = body.active {
         note = note.extra("active", &a);
+    }
+    if let Some(cap) = body.max_servers {
+        note = note.extra("max_servers", &cap.unwrap_or(-1));
     }
     Ok(noted(Json(User::from(&user)).into_response(), note))
 }

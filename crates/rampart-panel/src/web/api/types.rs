@@ -75,6 +75,19 @@ pub struct NewUser {
 pub struct UserPatch {
     pub role: Option<String>,
     pub active: Option<bool>,
+    /// How many servers the user may own; `null` for the installation's default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    pub max_servers: Option<Option<i64>>,
+}
+
+/// A field that is present (possibly `null`) becomes `Some`.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
