@@ -56,6 +56,7 @@ pub async fn run(
     let mut delay = MIN_DELAY;
     // Outlives every connection: servers keep their console followers.
     let servers = Servers::new(&options.data_dir, options.bind_ip, &state.node_id);
+    servers.spawn_stats();
     loop {
         let started = tokio::time::Instant::now();
         // The credential may have been rotated during the last session.

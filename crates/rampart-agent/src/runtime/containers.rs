@@ -45,6 +45,20 @@ pub struct ContainerSpec<'a> {
 /// A container's output stream and stdin.
 pub type Attachment = bollard::container::AttachContainerResults;
 
+/// Raw counters of one container at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sample {
+    /// CPU time used, nanoseconds.
+    pub cpu_total: u64,
+    /// CPU time of the whole host, nanoseconds.
+    pub system: u64,
+    pub online_cpus: u32,
+    pub memory: u64,
+    pub memory_limit: u64,
+    pub rx: u64,
+    pub tx: u64,
+}
+
 /// A connection to the local engine.
 #[derive(Debug, Clone)]
 pub struct Runtime {
@@ -275,6 +289,37 @@ impl Runtime {
             }) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// One sample of the container's counters (no waiting for a second
+    /// sample: the caller keeps the previous one).
+    pub async fn sample(&self, id: &str) -> Result<Option<Sample>, RuntimeError> {
+        let options = bollard::query_parameters::StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        let mut stream = self.docker.stats(id, Some(options));
+        let Some(stats) = stream.next().await.transpose()? else {
+            return Ok(None);
+        };
+        let cpu = stats.cpu_stats.unwrap_or_default();
+        let memory = stats.memory_stats.unwrap_or_default();
+        let (rx, tx) = stats
+            .networks
+            .unwrap_or_default()
+            .values()
+            .fold((0, 0), |(rx, tx), n| {
+                (rx + n.rx_bytes.unwrap_or(0), tx + n.tx_bytes.unwrap_or(0))
+            });
+        Ok(Some(Sample {
+            cpu_total: cpu.cpu_usage.and_then(|u| u.total_usage).unwrap_or(0),
+            system: cpu.system_cpu_usage.unwrap_or(0),
+            online_cpus: cpu.online_cpus.unwrap_or(1),
+            memory: memory.usage.unwrap_or(0),
+            memory_limit: memory.limit.unwrap_or(0),
+            rx,
+            tx,
+        }))
     }
 
     /// Removes the container if it exists.

@@ -8,6 +8,7 @@
 //! the agent stops, and a new agent re-attaches to them (`inventory`).
 
 pub mod events;
+pub mod stats;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -82,7 +83,7 @@ impl std::fmt::Debug for Servers {
     }
 }
 
-fn container_name(server_id: &str) -> String {
+pub(crate) fn container_name(server_id: &str) -> String {
     format!("rampart-{server_id}")
 }
 

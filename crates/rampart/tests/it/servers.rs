@@ -99,6 +99,31 @@ async fn a_server_lives_its_whole_life_on_real_docker() {
     assert_eq!(status, 204);
     read_until(&mut ws, Duration::from_secs(10), |v| has_line(v, "via-api")).await;
 
+    // Stats every 2 s over the socket, and kept for graphs.
+    let stats = read_until(&mut ws, Duration::from_secs(10), |v| v["type"] == "stats").await;
+    assert_eq!(
+        stats["stats"]["memory_limit_bytes"],
+        64 * 1024 * 1024,
+        "the memory limit is the server's: {stats}"
+    );
+    assert!(
+        stats["stats"]["memory_bytes"].as_u64().unwrap() > 0,
+        "{stats}"
+    );
+    let (status, history) = rig
+        .api(
+            &token,
+            Method::GET,
+            &format!("/api/v1/servers/{id}/stats"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        !history["items"].as_array().unwrap().is_empty(),
+        "{history}"
+    );
+
     // A new console replays the history.
     let mut second = rig.console(&token, &id).await.unwrap();
     read_until(&mut second, Duration::from_secs(5), |v| {
