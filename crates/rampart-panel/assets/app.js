@@ -30,6 +30,16 @@ document.addEventListener("DOMContentLoaded", function () {
     second.addEventListener("input", check);
   });
 
+  // Forms that ask before they act (e.g. deleting a server).
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+    });
+  });
+
+  var server = document.getElementById("server");
+  if (server && document.getElementById("console")) startConsole(server.getAttribute("data-server-id"));
+
   // Menu button on narrow screens.
   var toggle = document.querySelector(".nav-toggle");
   var nav = document.getElementById("nav");
@@ -40,3 +50,150 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   }
 });
+
+// ---- Server console: a WebSocket to /api/v1/servers/{id}/console. Output
+// is text only (textContent; never HTML); ANSI colour codes become classes.
+var ANSI_COLOURS = ["black", "red", "green", "yellow", "blue", "magenta", "cyan", "white"];
+var MAX_CONSOLE_LINES = 1000;
+
+function ansiToNodes(line) {
+  var out = document.createDocumentFragment();
+  var parts = line.split(/\u001b\[([0-9;]*)m/);
+  var classes = [];
+  for (var i = 0; i < parts.length; i++) {
+    if (i % 2 === 1) {
+      parts[i].split(";").forEach(function (code) {
+        var n = parseInt(code || "0", 10);
+        if (n === 0) classes = [];
+        else if (n === 1) classes.push("ansi-bold");
+        else if (n >= 30 && n <= 37) classes.push("ansi-" + ANSI_COLOURS[n - 30]);
+        else if (n >= 90 && n <= 97) classes.push("ansi-bright-" + ANSI_COLOURS[n - 90]);
+      });
+      continue;
+    }
+    // Other escape sequences are dropped, never interpreted.
+    var text = parts[i].replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "");
+    if (!text) continue;
+    if (classes.length === 0) {
+      out.appendChild(document.createTextNode(text));
+    } else {
+      var span = document.createElement("span");
+      span.className = classes.join(" ");
+      span.textContent = text;
+      out.appendChild(span);
+    }
+  }
+  return out;
+}
+
+function drawGraph(svg, values, max) {
+  if (!svg) return;
+  var line = svg.querySelector("polyline");
+  var n = values.length;
+  if (n === 0) return;
+  var top = Math.max(max, 1);
+  var points = values.map(function (v, i) {
+    var x = n === 1 ? 300 : (i / (n - 1)) * 300;
+    var y = 80 - Math.min(v / top, 1) * 78;
+    return x.toFixed(1) + "," + y.toFixed(1);
+  });
+  line.setAttribute("points", points.join(" "));
+}
+
+function startConsole(id) {
+  var screen = document.getElementById("console");
+  var status = document.getElementById("console-status");
+  var follow = document.getElementById("console-follow");
+  var form = document.getElementById("console-form");
+  var input = document.getElementById("console-command");
+  var stateBadge = document.getElementById("server-state");
+  var history = [];
+  var historyAt = 0;
+  var cpu = [];
+  var mem = [];
+  var memLimit = 1;
+  var socket = null;
+  var retry = 1000;
+
+  function append(lines) {
+    lines.forEach(function (line) {
+      var row = document.createElement("div");
+      row.appendChild(ansiToNodes(line));
+      screen.appendChild(row);
+    });
+    while (screen.childNodes.length > MAX_CONSOLE_LINES) screen.removeChild(screen.firstChild);
+    if (follow.checked) screen.scrollTop = screen.scrollHeight;
+  }
+
+  function stats(s) {
+    cpu.push(s.cpu_percent);
+    mem.push(s.memory_bytes);
+    memLimit = s.memory_limit_bytes || memLimit;
+    if (cpu.length > 180) { cpu.shift(); mem.shift(); }
+    drawGraph(document.getElementById("cpu-graph"), cpu, Math.max(100, Math.max.apply(null, cpu)));
+    drawGraph(document.getElementById("mem-graph"), mem, memLimit);
+    document.getElementById("cpu-now").textContent = s.cpu_percent.toFixed(1) + " %";
+    document.getElementById("mem-now").textContent =
+      (s.memory_bytes / 1048576).toFixed(1) + " of " + (memLimit / 1048576).toFixed(0) + " MiB";
+  }
+
+  // Scrolling up stops following; scrolling to the bottom resumes.
+  screen.addEventListener("scroll", function () {
+    follow.checked = screen.scrollTop + screen.clientHeight >= screen.scrollHeight - 4;
+  });
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + "/api/v1/servers/" + id + "/console");
+    socket.addEventListener("open", function () {
+      status.textContent = "Connected.";
+      retry = 1000;
+    });
+    socket.addEventListener("message", function (event) {
+      var msg;
+      try { msg = JSON.parse(event.data); } catch (e) { return; }
+      if (msg.type === "history") { screen.textContent = ""; append(msg.lines); }
+      else if (msg.type === "output") append(msg.lines);
+      else if (msg.type === "state") {
+        stateBadge.textContent = msg.state;
+        stateBadge.className = "badge state-" + msg.state;
+      } else if (msg.type === "stats") stats(msg.stats);
+      else if (msg.type === "notice" || msg.type === "error") status.textContent = msg.message;
+    });
+    socket.addEventListener("close", function (event) {
+      if (event.code === 4403) { status.textContent = "Your access to this console was revoked."; return; }
+      status.textContent = "Disconnected; reconnecting…";
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 30000);
+    });
+  }
+
+  form.addEventListener("submit", function (event) {
+    var line = input.value;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return; // the form posts instead
+    event.preventDefault();
+    if (line === "") return;
+    socket.send(JSON.stringify({ type: "command", data: line }));
+    history.push(line);
+    if (history.length > 100) history.shift();
+    historyAt = history.length;
+    input.value = "";
+  });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "ArrowUp" && historyAt > 0) {
+      historyAt -= 1;
+      input.value = history[historyAt];
+      event.preventDefault();
+    } else if (event.key === "ArrowDown") {
+      historyAt = Math.min(historyAt + 1, history.length);
+      input.value = history[historyAt] || "";
+      event.preventDefault();
+    }
+  });
+
+  fetch("/api/v1/servers/" + id + "/stats", { credentials: "same-origin" })
+    .then(function (r) { return r.ok ? r.json() : { items: [] }; })
+    .then(function (h) { h.items.forEach(stats); })
+    .catch(function () {});
+  connect();
+}

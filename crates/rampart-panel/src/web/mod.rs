@@ -240,6 +240,20 @@ fn routes() -> RouteTable {
         .get("/api/v1/templates/{id}", get(api::templates::export))
         .post("/agent/enroll", post(agents::enroll))
         .get("/agent/link", get(agents::link))
+        .get_post(
+            "/servers",
+            get(ui::servers::list).post(ui::servers::create),
+        )
+        .get("/servers/{id}", get(ui::servers::show))
+        .post("/servers/{id}/power", post(ui::servers::power))
+        .post("/servers/{id}/command", post(ui::servers::command))
+        .post("/servers/{id}/reinstall", post(ui::servers::reinstall))
+        .post("/servers/{id}/delete", post(ui::servers::delete))
+        .post("/servers/{id}/users", post(ui::servers::grant))
+        .post(
+            "/servers/{id}/users/{user_id}/revoke",
+            post(ui::servers::revoke_grant),
+        )
         .get_post("/nodes", get(ui::nodes::list).post(ui::nodes::create))
         .post("/nodes/{id}/revoke", post(ui::nodes::revoke))
         .get("/static/{file}", get(assets::serve))

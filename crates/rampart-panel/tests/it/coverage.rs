@@ -258,6 +258,43 @@ fn table() -> Vec<Case> {
             API_OTHERS_CLIENT,
         ),
         api(Method::GET, "/api/v1/audit", None, API_USERS_VIEW),
+        get("/servers", SIGNED_IN_200),
+        post(
+            "/servers",
+            &[
+                ("name", "x"),
+                ("template_id", "generic"),
+                ("node_id", "nd_000000000000000000000000"),
+            ],
+            [303, 403, 403, 400, 400, 403],
+        ),
+        get("/servers/{id}", [303, 404, 404, 404, 200, 404]),
+        post(
+            "/servers/{id}/power",
+            &[("action", "start")],
+            [303, 404, 404, 404, 409, 404],
+        ),
+        post(
+            "/servers/{id}/command",
+            &[("command", "say hi")],
+            [303, 404, 404, 404, 409, 404],
+        ),
+        post(
+            "/servers/{id}/reinstall",
+            &[],
+            [303, 404, 404, 404, 303, 404],
+        ),
+        post("/servers/{id}/delete", &[], [303, 404, 404, 404, 409, 404]),
+        post(
+            "/servers/{id}/users",
+            &[("username", "ada"), ("scopes", "server.view")],
+            [303, 404, 404, 404, 303, 404],
+        ),
+        post(
+            "/servers/{id}/users/{user_id}/revoke",
+            &[],
+            [303, 404, 404, 404, 404, 404],
+        ),
         get("/nodes", [303, 200, 403, 200, 200, 200]),
         post("/nodes", &[("name", "X")], [303, 403, 403, 400, 400, 403]),
         post("/nodes/{id}/revoke", &[], [303, 403, 403, 404, 404, 403]),

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod login;
 pub mod nodes;
 pub mod pages;
+pub mod servers;
 pub mod setup;
 
 use rampart_core::{Principal, Resource, Scope, authorize};

@@ -353,3 +353,41 @@ app_page!(NodesPage, "nodes.html" {
     panel_url: String,
     flash: Flash,
 });
+
+pub struct ServerRow {
+    pub id: String,
+    pub name: String,
+    pub state: &'static str,
+    pub node: String,
+    pub memory_mb: u64,
+    pub cpu_percent: u32,
+    pub ports: String,
+    pub image: String,
+    pub last_error: String,
+}
+
+app_page!(ServersPage, "servers.html" {
+    servers: Vec<ServerRow>,
+    can_create: bool,
+    templates: Vec<(String, String)>,
+    nodes: Vec<(String, String)>,
+    flash: Flash,
+});
+
+pub struct GrantRow {
+    pub user_id: i64,
+    pub username: String,
+    pub scopes: String,
+}
+
+app_page!(ServerPage, "server.html" {
+    server: ServerRow,
+    can_power: bool,
+    can_console: bool,
+    can_edit: bool,
+    read_only_node: bool,
+    grants: Vec<GrantRow>,
+    grantable: Vec<&'static str>,
+    powers: [(&'static str, &'static str, &'static str); 4],
+    flash: Flash,
+});
