@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod servers;
 pub use servers::{
-    InstallSpec, PowerSignal, ServerEvent, ServerLimits, ServerSpec, ServerStats, ServerStatus,
-    StopSpec,
+    InstallSpec, PowerSignal, RegistryAuth, ServerEvent, ServerLimits, ServerSpec, ServerStats,
+    ServerStatus, StopSpec,
 };
 
 /// Version of this protocol; a hello with another one is refused.
@@ -365,6 +365,7 @@ mod tests {
                 timeout_secs: 10,
             },
             install: None,
+            registry: None,
         }
     }
 

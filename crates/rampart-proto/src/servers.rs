@@ -35,6 +35,24 @@ pub struct ServerSpec {
     /// Runs once, in a separate and equally confined container, before the
     /// first start.
     pub install: Option<InstallSpec>,
+    /// Credentials for pulling the images, when their registry needs them.
+    #[serde(default)]
+    pub registry: Option<RegistryAuth>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryAuth {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +216,10 @@ impl ServerSpec {
         }
         if let Some(c) = &self.stop.command {
             no_control("stop.command", c, MAX_INPUT_LINE)?;
+        }
+        if let Some(r) = &self.registry {
+            no_control("registry.username", &r.username, 256)?;
+            no_control("registry.password", &r.password, 1024)?;
         }
         if let Some(i) = &self.install {
             check_image(&i.image)?;

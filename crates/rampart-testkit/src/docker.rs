@@ -66,3 +66,87 @@ pub fn test_image() -> Option<&'static str> {
         }
     }
 }
+
+/// Debian's `docker-registry` on a loopback port, for pull tests; stopped on drop.
+pub struct LocalRegistry {
+    child: std::process::Child,
+    pub addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl LocalRegistry {
+    /// Starts a registry, or `None` (skipped loudly, failing under
+    /// `RAMPART_REQUIRE_DOCKER=1`) without Docker or `docker-registry`.
+    pub async fn start() -> Option<LocalRegistry> {
+        test_image()?;
+        let Ok(dir) = tempfile::tempdir() else {
+            crate::skip_or_fail("RAMPART_REQUIRE_DOCKER", "a temporary directory");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .ok()?;
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        let yaml = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+            dir.path().join("data").display()
+        );
+        std::fs::write(&config, yaml).ok()?;
+        let child = match Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(_) => {
+                crate::skip_or_fail(
+                    "RAMPART_REQUIRE_DOCKER",
+                    "Debian's docker-registry (apt-get install docker-registry)",
+                );
+                return None;
+            }
+        };
+        let registry = LocalRegistry {
+            child,
+            addr: addr.clone(),
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+                return Some(registry);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        crate::skip_or_fail("RAMPART_REQUIRE_DOCKER", "docker-registry did not start");
+        None
+    }
+
+    /// Pushes the test image as `name:tag` and removes the local copy, so
+    /// that using it needs a pull; the full reference.
+    pub fn push_test_image(&self, name: &str) -> String {
+        let reference = format!("{}/{name}", self.addr);
+        let run = |args: &[&str]| {
+            let out = Command::new("docker").args(args).output().expect("docker");
+            assert!(
+                out.status.success(),
+                "docker {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["tag", TEST_IMAGE, &reference]);
+        run(&["push", &reference]);
+        run(&["rmi", &reference]);
+        reference
+    }
+}

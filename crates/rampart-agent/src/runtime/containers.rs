@@ -280,6 +280,41 @@ impl Runtime {
             .collect())
     }
 
+    /// Pulls `image`, reporting progress lines (one per layer and status
+    /// change, not per byte).
+    pub async fn pull(
+        &self,
+        image: &str,
+        auth: Option<(&str, &str)>,
+        mut progress: impl FnMut(String),
+    ) -> Result<(), RuntimeError> {
+        let options = bollard::query_parameters::CreateImageOptions {
+            from_image: Some(image.to_owned()),
+            ..Default::default()
+        };
+        let credentials = auth.map(|(username, password)| bollard::auth::DockerCredentials {
+            username: Some(username.to_owned()),
+            password: Some(password.to_owned()),
+            ..Default::default()
+        });
+        let mut stream = self.docker.create_image(Some(options), None, credentials);
+        let mut last = std::collections::HashMap::new();
+        while let Some(info) = stream.next().await {
+            let info = info?;
+            let status = info.status.unwrap_or_default();
+            let id = info.id.unwrap_or_default();
+            if last.get(&id) != Some(&status) {
+                progress(if id.is_empty() {
+                    status.clone()
+                } else {
+                    format!("{id}: {status}")
+                });
+                last.insert(id, status);
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the image is present locally.
     pub async fn has_image(&self, image: &str) -> Result<bool, RuntimeError> {
         match self.docker.inspect_image(image).await {

@@ -45,8 +45,8 @@ pub enum ServerError {
     NotInstalled,
     #[error("the server is not running")]
     NotRunning,
-    #[error("the image {0} is not on this node")]
-    NoImage(String),
+    #[error("pulling {0} failed: {1}")]
+    Pull(String, String),
     #[error("the install script failed with exit code {0}")]
     InstallFailed(i64),
     #[error("capability {0} is not on the allowlist")]
@@ -164,9 +164,23 @@ impl Servers {
             .map(|c| Capability::parse(c).ok_or_else(|| ServerError::Capability(c.clone())))
             .collect::<Result<Vec<_>, _>>()?;
         for image in std::iter::once(&spec.image).chain(spec.install.as_ref().map(|i| &i.image)) {
-            if !rt.has_image(image).await? {
-                return Err(ServerError::NoImage(image.clone()));
+            if rt.has_image(image).await? {
+                continue;
             }
+            let auth = spec
+                .registry
+                .as_ref()
+                .map(|r| (r.username.as_str(), r.password.as_str()));
+            self.events
+                .push_line(&spec.server_id, format!("[pull] pulling {image}"));
+            rt.pull(image, auth, |line| {
+                self.events
+                    .push_line(&spec.server_id, format!("[pull] {line}"));
+            })
+            .await
+            .map_err(|e| ServerError::Pull(image.clone(), e.to_string()))?;
+            self.events
+                .push_line(&spec.server_id, format!("[pull] {image} is ready"));
         }
         let network = format!("rampart-{}-o{}", self.node_id, spec.owner);
         rt.ensure_owner_network(&network, &spec.owner).await?;

@@ -13,8 +13,8 @@ use rampart_core::{
     ServerState, UserId, authorize, is_visible,
 };
 use rampart_proto::{
-    Command, CommandResult, InstallSpec, PowerSignal, ServerEvent, ServerLimits, ServerSpec,
-    StopSpec,
+    Command, CommandResult, InstallSpec, PowerSignal, RegistryAuth, ServerEvent, ServerLimits,
+    ServerSpec, StopSpec,
 };
 
 use super::templates::TemplateDoc;
@@ -271,6 +271,10 @@ impl Services {
                     image: i.image.clone(),
                     interpreter: i.interpreter.clone(),
                     script: i.script.clone(),
+                }),
+                registry: doc.registry.as_ref().map(|r| RegistryAuth {
+                    username: r.username.clone(),
+                    password: r.password.clone(),
                 }),
             };
             spec.validate()

@@ -36,6 +36,24 @@ pub struct TemplateDoc {
     pub read_only_root: bool,
     #[serde(default)]
     pub install: Option<InstallDoc>,
+    /// Credentials for a private registry (the password is never exported).
+    #[serde(default)]
+    pub registry: Option<RegistryDoc>,
+}
+
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryDoc {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryDoc")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 fn yes() -> bool {
@@ -181,6 +199,16 @@ impl TemplateDoc {
         }
         if !(1..=600).contains(&self.stop.timeout_secs) {
             return Err("stop timeout must be 1 to 600 seconds".into());
+        }
+        if let Some(r) = &self.registry
+            && (r.username.len() > 256
+                || r.password.len() > 1024
+                || !printable(&r.username)
+                || !printable(&r.password))
+        {
+            return Err(
+                "registry credentials must be printable (username ≤ 256, password ≤ 1024)".into(),
+            );
         }
         if let Some(i) = &self.install {
             rampart_proto::servers::check_image(&i.image)

@@ -240,10 +240,7 @@ fn routes() -> RouteTable {
         .get("/api/v1/templates/{id}", get(api::templates::export))
         .post("/agent/enroll", post(agents::enroll))
         .get("/agent/link", get(agents::link))
-        .get_post(
-            "/servers",
-            get(ui::servers::list).post(ui::servers::create),
-        )
+        .get_post("/servers", get(ui::servers::list).post(ui::servers::create))
         .get("/servers/{id}", get(ui::servers::show))
         .post("/servers/{id}/power", post(ui::servers::power))
         .post("/servers/{id}/command", post(ui::servers::command))

@@ -532,3 +532,58 @@ impl PowerKill for crate::server_rig::Socket {
         .unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_missing_image_is_pulled_with_progress_on_the_console() {
+    let Some(rig) = Rig::new().await else {
+        return;
+    };
+    let Some(registry) = rampart_testkit::docker::LocalRegistry::start().await else {
+        return;
+    };
+    let image = registry.push_test_image(&format!("pulled/busybox:{}", &rig.node_id[3..15]));
+    let token = rig.admin_token.clone();
+    rig.import_template(json!({
+        "id": "test-pulled", "name": "Pulled", "image": image,
+        "startup": "sh", "stop": {"command": "exit", "timeout_secs": 5}
+    }))
+    .await;
+    let id = rig
+        .create(
+            &token,
+            json!({"name": "Pulled", "template_id": "test-pulled"}),
+        )
+        .await;
+    let mut ws = rig.console(&token, &id).await.unwrap();
+    read_until(&mut ws, Duration::from_secs(60), |v| {
+        has_line(v, "[pull]") && has_line(v, "is ready")
+            || has_line(v, &format!("{image} is ready"))
+    })
+    .await;
+    rig.wait_state(&id, "offline", Duration::from_secs(60))
+        .await;
+    assert_eq!(rig.state(&token, &id).await["last_error"], "");
+    assert_eq!(rig.power(&token, &id, "start").await, 202);
+    rig.wait_state(&id, "running", Duration::from_secs(30))
+        .await;
+
+    // A pull that fails says why and leaves the server offline.
+    rig.import_template(json!({
+        "id": "test-missing", "name": "Missing", "image": format!("{}/nothing/here:1", registry.addr),
+        "startup": "sh"
+    }))
+    .await;
+    let missing = rig
+        .create(
+            &token,
+            json!({"name": "Missing", "template_id": "test-missing"}),
+        )
+        .await;
+    rig.wait_state(&missing, "offline", Duration::from_secs(60))
+        .await;
+    let v = rig.state(&token, &missing).await;
+    assert!(v["last_error"].as_str().unwrap().contains("pulling"), "{v}");
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", "-f", &image])
+        .output();
+}

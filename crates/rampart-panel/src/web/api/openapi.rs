@@ -45,7 +45,7 @@ use crate::web::oauth;
         super::templates::TemplateSummary, super::templates::TemplateList,
         crate::servers::templates::TemplateDoc, crate::servers::templates::VariableDoc,
         crate::servers::templates::RuleDoc, crate::servers::templates::StopDoc,
-        crate::servers::templates::InstallDoc,
+        crate::servers::templates::InstallDoc, crate::servers::templates::RegistryDoc,
     )),
     modifiers(&SecuritySchemes),
 )]

@@ -72,7 +72,11 @@ pub async fn export(
         .get_template(&id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let doc = TemplateDoc::parse(&record.body).map_err(ApiError::conflict)?;
+    let mut doc = TemplateDoc::parse(&record.body).map_err(ApiError::conflict)?;
+    if let Some(r) = doc.registry.as_mut() {
+        // Secrets are not exported; an importer supplies their own.
+        r.password.clear();
+    }
     Ok(Json(doc))
 }
 

@@ -296,9 +296,8 @@ async fn act(
     match outcome {
         Ok(next) => {
             let mut res = Redirect::to(&next).into_response();
-            res.extensions_mut().insert(
-                AuditNote::new(EventType::Audit, audit).target(format!("server:{id}")),
-            );
+            res.extensions_mut()
+                .insert(AuditNote::new(EventType::Audit, audit).target(format!("server:{id}")));
             Ok(res)
         }
         Err(e) => {
@@ -324,11 +323,19 @@ pub async fn power(
     Form(form): Form<ActionForm>,
 ) -> Result<Response, WebError> {
     let action = parse_action(&form.action);
-    act(&services, &s, &id, &form.csrf_token, Scope::ServerStart, "server.power", async |svc, server, granted| {
-        let action = action.ok_or_else(|| ServerError::BadRequest("unknown action".into()))?;
-        svc.power(granted, server, action).await?;
-        Ok(back(server.id.as_str()))
-    })
+    act(
+        &services,
+        &s,
+        &id,
+        &form.csrf_token,
+        Scope::ServerStart,
+        "server.power",
+        async |svc, server, granted| {
+            let action = action.ok_or_else(|| ServerError::BadRequest("unknown action".into()))?;
+            svc.power(granted, server, action).await?;
+            Ok(back(server.id.as_str()))
+        },
+    )
     .await
 }
 
@@ -339,10 +346,18 @@ pub async fn command(
     Form(form): Form<ActionForm>,
 ) -> Result<Response, WebError> {
     let line = form.command.clone();
-    act(&services, &s, &id, &form.csrf_token, Scope::ServerConsole, "server.command", async |svc, server, granted| {
-        svc.send_input(granted, server, &line).await?;
-        Ok(back(server.id.as_str()))
-    })
+    act(
+        &services,
+        &s,
+        &id,
+        &form.csrf_token,
+        Scope::ServerConsole,
+        "server.command",
+        async |svc, server, granted| {
+            svc.send_input(granted, server, &line).await?;
+            Ok(back(server.id.as_str()))
+        },
+    )
     .await
 }
 
@@ -352,10 +367,19 @@ pub async fn reinstall(
     Path(id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Result<Response, WebError> {
-    act(&services, &s, &id, &form.csrf_token, Scope::ServerEdit, "server.reinstall", async |svc, server, granted| {
-        svc.admin_change(granted, server, AdminChange::Reinstall).await?;
-        Ok(back(server.id.as_str()))
-    })
+    act(
+        &services,
+        &s,
+        &id,
+        &form.csrf_token,
+        Scope::ServerEdit,
+        "server.reinstall",
+        async |svc, server, granted| {
+            svc.admin_change(granted, server, AdminChange::Reinstall)
+                .await?;
+            Ok(back(server.id.as_str()))
+        },
+    )
     .await
 }
 
@@ -365,10 +389,18 @@ pub async fn delete(
     Path(id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Result<Response, WebError> {
-    act(&services, &s, &id, &form.csrf_token, Scope::ServerEdit, "server.delete", async |svc, server, granted| {
-        svc.delete_server(granted, server).await?;
-        Ok("/servers".to_owned())
-    })
+    act(
+        &services,
+        &s,
+        &id,
+        &form.csrf_token,
+        Scope::ServerEdit,
+        "server.delete",
+        async |svc, server, granted| {
+            svc.delete_server(granted, server).await?;
+            Ok("/servers".to_owned())
+        },
+    )
     .await
 }
 
@@ -381,24 +413,32 @@ pub async fn grant(
     let form = parse_grant_form(&raw.0);
     let username = form.username.trim().to_owned();
     let scopes = form.scopes.clone();
-    act(&services, &s, &id, &form.csrf_token, Scope::ServerEdit, "server.grant", async |svc, server, granted| {
-        let name = Username::parse(&username)
-            .map_err(|_| ServerError::BadRequest("no such user".into()))?;
-        let user = svc
-            .store
-            .find_user_by_username(&name)
-            .await?
-            .ok_or_else(|| ServerError::BadRequest("no such user".into()))?;
-        let mut set = ScopeSet::EMPTY;
-        for sc in &scopes {
-            let scope = Scope::parse(sc)
-                .filter(|x| GRANTABLE.contains(x))
-                .ok_or_else(|| ServerError::BadRequest("unknown scope".into()))?;
-            set.insert(scope);
-        }
-        svc.grant_server(granted, server, user.id, set).await?;
-        Ok(back(server.id.as_str()))
-    })
+    act(
+        &services,
+        &s,
+        &id,
+        &form.csrf_token,
+        Scope::ServerEdit,
+        "server.grant",
+        async |svc, server, granted| {
+            let name = Username::parse(&username)
+                .map_err(|_| ServerError::BadRequest("no such user".into()))?;
+            let user = svc
+                .store
+                .find_user_by_username(&name)
+                .await?
+                .ok_or_else(|| ServerError::BadRequest("no such user".into()))?;
+            let mut set = ScopeSet::EMPTY;
+            for sc in &scopes {
+                let scope = Scope::parse(sc)
+                    .filter(|x| GRANTABLE.contains(x))
+                    .ok_or_else(|| ServerError::BadRequest("unknown scope".into()))?;
+                set.insert(scope);
+            }
+            svc.grant_server(granted, server, user.id, set).await?;
+            Ok(back(server.id.as_str()))
+        },
+    )
     .await
 }
 
@@ -431,11 +471,22 @@ pub async fn revoke_grant(
     Form(form): Form<ActionForm>,
 ) -> Result<Response, WebError> {
     let user: i64 = user_id.parse().map_err(|_| WebError::NotFound)?;
-    act(&services, &s, &id, &form.csrf_token, Scope::ServerEdit, "server.revoke_grant", async |svc, server, granted| {
-        if !svc.revoke_server_grant(granted, server, UserId(user)).await? {
-            return Err(ServerError::NotFound);
-        }
-        Ok(back(server.id.as_str()))
-    })
+    act(
+        &services,
+        &s,
+        &id,
+        &form.csrf_token,
+        Scope::ServerEdit,
+        "server.revoke_grant",
+        async |svc, server, granted| {
+            if !svc
+                .revoke_server_grant(granted, server, UserId(user))
+                .await?
+            {
+                return Err(ServerError::NotFound);
+            }
+            Ok(back(server.id.as_str()))
+        },
+    )
     .await
 }
