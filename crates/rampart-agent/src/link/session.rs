@@ -162,7 +162,7 @@ pub(super) async fn run(
     let (reply_tx, mut replies) = mpsc::channel::<AgentMessage>(64);
     loop {
         tokio::select! {
-            _ = flush.tick() => {
+            _ = async { tokio::select! { _ = flush.tick() => {}, () = servers.events.urgent.notified() => {} } } => {
                 let events = servers.events.take(FLUSH_BUDGET);
                 if !events.is_empty() {
                     let mut frames = Vec::new();

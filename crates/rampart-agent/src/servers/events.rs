@@ -34,6 +34,9 @@ struct Pending {
 #[derive(Debug, Default)]
 pub struct EventBuffer {
     pending: Mutex<Pending>,
+    /// Woken by state and stats events, which the link sends at once
+    /// rather than at the next batch of console output.
+    pub urgent: tokio::sync::Notify,
 }
 
 impl EventBuffer {
@@ -59,6 +62,7 @@ impl EventBuffer {
             }
             p.other.push_back(event);
         }
+        self.urgent.notify_one();
     }
 
     /// Takes events worth at most about `budget` bytes of console output.
