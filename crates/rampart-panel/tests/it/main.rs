@@ -13,6 +13,7 @@ mod errors_and_headers;
 mod limits;
 mod login;
 mod servers_store;
+mod servers_ui;
 mod sessions;
 mod sessions_ui;
 mod setup;

@@ -587,3 +587,94 @@ async fn a_missing_image_is_pulled_with_progress_on_the_console() {
         .args(["rmi", "-f", &image])
         .output();
 }
+
+#[tokio::test]
+async fn suspension_stops_the_server_and_shuts_every_door() {
+    let Some(rig) = Rig::new().await else {
+        return;
+    };
+    rig.import_template(shell_template(rig.image)).await;
+    let olga = rig.panel.user("olga", "operator").await;
+    let olga_token = rig
+        .panel
+        .api_token(olga, "server.view,server.edit,server.start,server.console")
+        .await;
+    let admin = rig.admin_token.clone();
+    let id = rig
+        .create(
+            &olga_token,
+            json!({"name": "Owned", "template_id": "test-shell"}),
+        )
+        .await;
+    rig.wait_state(&id, "offline", Duration::from_secs(60))
+        .await;
+    assert_eq!(rig.power(&olga_token, &id, "start").await, 202);
+    rig.wait_state(&id, "running", Duration::from_secs(30))
+        .await;
+    let mut ws = rig.console(&olga_token, &id).await.unwrap();
+    read_until(&mut ws, Duration::from_secs(5), |v| v["type"] == "history").await;
+
+    let suspend = format!("/api/v1/servers/{id}/suspend");
+    let (status, _) = rig.api(&olga_token, Method::POST, &suspend, None).await;
+    assert_eq!(status, 403, "owners do not suspend (administrators do)");
+    let (status, v) = rig.api(&admin, Method::POST, &suspend, None).await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["state"], "suspended");
+    let closed = read_until(&mut ws, Duration::from_secs(10), |v| v["type"] == "closed").await;
+    assert_eq!(closed["code"], 4403, "the open console closed");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = std::process::Command::new("docker")
+            .args([
+                "inspect",
+                "-f",
+                "{{.State.Running}}",
+                &format!("rampart-{id}"),
+            ])
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&out.stdout).trim() == "false" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the container kept running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(rig.state(&olga_token, &id).await["state"], "suspended");
+    assert_eq!(rig.power(&olga_token, &id, "start").await, 409);
+    assert_eq!(rig.console(&olga_token, &id).await.err(), Some(409));
+    let (status, _) = rig
+        .api(
+            &olga_token,
+            Method::POST,
+            &format!("/api/v1/servers/{id}/command"),
+            Some(json!({"command": "echo x"})),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (status, _) = rig
+        .api(
+            &olga_token,
+            Method::POST,
+            &format!("/api/v1/servers/{id}/reinstall"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409);
+
+    let (status, v) = rig
+        .api(
+            &admin,
+            Method::POST,
+            &format!("/api/v1/servers/{id}/unsuspend"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{v}");
+    assert_eq!(v["state"], "offline");
+    assert_eq!(rig.power(&olga_token, &id, "start").await, 202);
+    rig.wait_state(&id, "running", Duration::from_secs(30))
+        .await;
+    assert_eq!(rig.power(&olga_token, &id, "kill").await, 202);
+    rig.wait_state(&id, "offline", Duration::from_secs(30))
+        .await;
+}
