@@ -54,7 +54,8 @@ pub struct CreateRequest {
     pub image: Option<String>,
     pub startup: Option<String>,
     pub env: BTreeMap<String, String>,
-    pub limits: ServerLimits,
+    /// None: the owner's plan's limits (or the defaults without a plan).
+    pub limits: Option<ServerLimits>,
     pub ports: Vec<u16>,
     /// Create for another user (admins only).
     pub owner_id: Option<UserId>,
@@ -166,7 +167,6 @@ impl Services {
         let principal = granted.principal();
         let privileged = principal.scopes.contains(Scope::Admin);
         check_name(&req.name)?;
-        check_limits(&req.limits)?;
         let owner = match req.owner_id {
             Some(o) if o != principal.user && !privileged => {
                 return Err(ServerError::BadRequest(
@@ -182,6 +182,8 @@ impl Services {
             }
             None => principal.user,
         };
+        let limits = self.limits_for(owner, req.limits, privileged).await?;
+        check_limits(&limits)?;
         let node_id = NodeId::parse(&req.node_id)
             .ok_or_else(|| ServerError::BadRequest("node_id: no such node".into()))?;
         let node = self
@@ -251,7 +253,7 @@ impl Services {
                 "SERVER_PORT".into(),
                 ports.first().map(u16::to_string).unwrap_or_default(),
             );
-            all.insert("SERVER_MEMORY".into(), req.limits.memory_mb.to_string());
+            all.insert("SERVER_MEMORY".into(), limits.memory_mb.to_string());
             let argv = render_argv(&doc.startup, &all)?;
             let spec = ServerSpec {
                 server_id: id.to_string(),
@@ -259,7 +261,7 @@ impl Services {
                 image: doc.image.clone(),
                 argv,
                 env: all.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                limits: req.limits,
+                limits,
                 ports: ports.clone(),
                 capabilities: doc.capabilities.clone(),
                 read_only_root: doc.read_only_root,
@@ -315,6 +317,43 @@ impl Services {
             .ok_or(ServerError::NotFound)?;
         self.install(&server, false);
         Ok(server)
+    }
+
+    /// The limits a new server of `owner` gets: the plan's when none are
+    /// asked for; asked ones may not exceed the plan (administrators may).
+    async fn limits_for(
+        &self,
+        owner: UserId,
+        asked: Option<ServerLimits>,
+        privileged: bool,
+    ) -> Result<ServerLimits, ServerError> {
+        let plan = self.store.user_plan(owner).await?;
+        let Some(plan) = plan else {
+            return Ok(asked.unwrap_or(DEFAULT_LIMITS));
+        };
+        let planned = ServerLimits {
+            memory_mb: u64::try_from(plan.memory_mb).unwrap_or(0),
+            cpu_percent: u32::try_from(plan.cpu_percent).unwrap_or(0),
+            pids: plan.pids,
+            disk_mb: u64::try_from(plan.disk_mb).unwrap_or(0),
+            ..DEFAULT_LIMITS
+        };
+        let Some(asked) = asked else {
+            return Ok(planned);
+        };
+        let within = asked.memory_mb <= planned.memory_mb
+            && asked.cpu_percent <= planned.cpu_percent
+            && asked.pids <= planned.pids
+            && asked.disk_mb <= planned.disk_mb
+            && !asked.swap_allowed;
+        if within || privileged {
+            Ok(asked)
+        } else {
+            Err(ServerError::BadRequest(format!(
+                "the limits exceed the plan {} ({} MiB, {} % CPU, {} pids, {} MiB disk, no swap)",
+                plan.name, plan.memory_mb, plan.cpu_percent, plan.pids, plan.disk_mb
+            )))
+        }
     }
 
     async fn pick_ports(

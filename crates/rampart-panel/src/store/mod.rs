@@ -10,6 +10,7 @@
 mod api_clients;
 mod audit;
 mod nodes;
+mod plans;
 mod roles;
 mod servers;
 mod sessions;
@@ -19,6 +20,7 @@ mod users;
 pub use api_clients::{ApiClientRecord, NewApiClient, TokenRecord};
 pub use audit::AuditFilter;
 pub use nodes::{NewNode, NodeRecord};
+pub use plans::PlanRecord;
 pub use roles::CustomRole;
 pub use servers::{CreateOutcome, NewServer, ServerRecord, TemplateRecord};
 pub use sessions::{NewSession, SessionRecord, SessionStage, SessionSummary};
@@ -57,6 +59,8 @@ pub enum StoreError {
     NameTaken,
     #[error("the role is held by at least one user")]
     RoleInUse,
+    #[error("the plan is assigned to at least one user")]
+    PlanInUse,
     #[error("stored value is invalid: {0}")]
     Corrupt(&'static str),
 }

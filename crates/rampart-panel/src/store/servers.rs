@@ -89,14 +89,21 @@ impl Store {
             .bind(s.owner_id.0)
             .execute(&mut *tx)
             .await?;
-        let cap: Option<i64> = sqlx::query("SELECT max_servers FROM users WHERE id = $1")
-            .bind(s.owner_id.0)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get::<Option<i64>, _>("max_servers"))
-            .transpose()?
-            .flatten();
-        let cap = cap.unwrap_or(s.default_cap);
+        // The user's own cap, else their plan's, else the default.
+        let row = sqlx::query(
+            "SELECT u.max_servers AS own, p.max_servers AS planned FROM users u \
+             LEFT JOIN plans p ON p.name = u.plan WHERE u.id = $1",
+        )
+        .bind(s.owner_id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let cap = match row {
+            Some(r) => r
+                .try_get::<Option<i64>, _>("own")?
+                .or(r.try_get::<Option<i64>, _>("planned")?)
+                .unwrap_or(s.default_cap),
+            None => s.default_cap,
+        };
         let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM servers WHERE owner_id = $1")
             .bind(s.owner_id.0)
             .fetch_one(&mut *tx)

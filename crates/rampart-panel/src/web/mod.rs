@@ -238,6 +238,12 @@ fn routes() -> RouteTable {
             get(api::templates::list).post(api::templates::import),
         )
         .get("/api/v1/templates/{id}", get(api::templates::export))
+        .get_post("/api/v1/plans", get(api::plans::list).post(api::plans::put))
+        .methods(
+            "/api/v1/plans/{name}",
+            &[Method::DELETE],
+            delete(api::plans::delete),
+        )
         .post("/agent/enroll", post(agents::enroll))
         .get("/agent/link", get(agents::link))
         .get_post("/servers", get(ui::servers::list).post(ui::servers::create))

@@ -417,6 +417,26 @@ fn table() -> Vec<Case> {
             [401, 403, 403, 403, 201, 403],
         ),
         api(Method::GET, "/api/v1/templates/{id}", None, API_SIGNED_IN),
+        api(
+            Method::GET,
+            "/api/v1/plans",
+            None,
+            [401, 403, 403, 403, 200, 403],
+        ),
+        api(
+            Method::POST,
+            "/api/v1/plans",
+            Some(
+                r#"{"name":"cov","memory_mb":256,"cpu_percent":100,"pids":64,"disk_mb":100,"max_servers":2}"#,
+            ),
+            [401, 403, 403, 403, 200, 403],
+        ),
+        api(
+            Method::DELETE,
+            "/api/v1/plans/{name}",
+            None,
+            [401, 403, 403, 403, 404, 403],
+        ),
         // Agent endpoints take agent credentials only; a user's session is nothing to them.
         api(
             Method::POST,

@@ -12,6 +12,7 @@ mod csrf;
 mod errors_and_headers;
 mod limits;
 mod login;
+mod plans;
 mod servers_store;
 mod servers_ui;
 mod sessions;

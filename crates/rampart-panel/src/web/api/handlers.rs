@@ -156,7 +156,11 @@ pub async fn user_patch(
 ) -> Result<Response, ApiError> {
     let id = UserId(id);
     let granted = caller.require(Scope::UsersEdit, Resource::User(id))?;
-    if body.role.is_none() && body.active.is_none() && body.max_servers.is_none() {
+    if body.role.is_none()
+        && body.active.is_none()
+        && body.max_servers.is_none()
+        && body.plan.is_none()
+    {
         return Err(ApiError::bad_request("nothing to change"));
     }
     let role = body
@@ -174,6 +178,11 @@ pub async fn user_patch(
             "max_servers must be 0 to 100000 or null",
         ));
     }
+    if let Some(Some(plan)) = &body.plan
+        && services.store.get_plan(plan).await?.is_none()
+    {
+        return Err(ApiError::bad_request("plan: no such plan"));
+    }
     if services.store.get_user(id).await?.is_none() {
         return Err(ApiError::not_found());
     }
@@ -185,6 +194,9 @@ pub async fn user_patch(
     }
     if let Some(cap) = body.max_servers {
         services.store.set_max_servers(id, cap).await?;
+    }
+    if let Some(plan) = &body.plan {
+        services.store.set_user_plan(id, plan.as_deref()).await?;
     }
     let user = services
         .store
@@ -200,6 +212,9 @@ pub async fn user_patch(
     }
     if let Some(cap) = body.max_servers {
         note = note.extra("max_servers", &cap.unwrap_or(-1));
+    }
+    if body.plan.is_some() {
+        note = note.extra("plan_changed", &true);
     }
     Ok(noted(Json(User::from(&user)).into_response(), note))
 }

@@ -8,6 +8,7 @@ pub mod handlers;
 pub mod json;
 pub mod nodes;
 pub mod openapi;
+pub mod plans;
 pub mod servers;
 pub mod templates;
 pub mod types;

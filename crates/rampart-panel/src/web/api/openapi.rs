@@ -29,6 +29,7 @@ use crate::web::oauth;
         super::servers::sub_users, super::servers::grant, super::servers::revoke_grant,
         super::console::console,
         super::templates::list, super::templates::export, super::templates::import,
+        super::plans::list, super::plans::put, super::plans::delete,
         oauth::token, oauth::revoke, openapi_json,
     ),
     components(schemas(
@@ -43,6 +44,7 @@ use crate::web::oauth;
         super::servers::ConsoleCommand, super::servers::StatsSample, super::servers::StatsHistory,
         super::servers::SubUser, super::servers::SubUserList,
         super::templates::TemplateSummary, super::templates::TemplateList,
+        super::plans::Plan, super::plans::PlanList,
         crate::servers::templates::TemplateDoc, crate::servers::templates::VariableDoc,
         crate::servers::templates::RuleDoc, crate::servers::templates::StopDoc,
         crate::servers::templates::InstallDoc, crate::servers::templates::RegistryDoc,

@@ -177,7 +177,7 @@ pub async fn create(
         image: body.image,
         startup: body.startup,
         env: body.env,
-        limits: body.limits.map(Into::into).unwrap_or(DEFAULT_LIMITS),
+        limits: body.limits.map(Into::into),
         ports: body.ports,
         owner_id: body.owner_id.map(UserId),
     };

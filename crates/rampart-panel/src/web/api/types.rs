@@ -79,6 +79,10 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<i64>)]
     pub max_servers: Option<Option<i64>>,
+    /// The user's plan; `null` for none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub plan: Option<Option<String>>,
 }
 
 /// A field that is present (possibly `null`) becomes `Some`.

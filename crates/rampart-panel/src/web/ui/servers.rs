@@ -130,8 +130,10 @@ pub struct NewServerForm {
     template_id: String,
     #[serde(default)]
     node_id: String,
-    memory_mb: Option<u64>,
-    cpu_percent: Option<u32>,
+    #[serde(default)]
+    memory_mb: String,
+    #[serde(default)]
+    cpu_percent: String,
     #[serde(default)]
     csrf_token: String,
 }
@@ -145,10 +147,36 @@ pub async fn create(
         return Err(WebError::Forbidden);
     }
     let granted = require(&s.principal, Scope::ServerEdit, Resource::Global)?;
-    let limits = ServerLimits {
-        memory_mb: form.memory_mb.unwrap_or(DEFAULT_LIMITS.memory_mb),
-        cpu_percent: form.cpu_percent.unwrap_or(DEFAULT_LIMITS.cpu_percent),
-        ..DEFAULT_LIMITS
+    // Empty fields: the plan's (or default) limits.
+    let limits = match (form.memory_mb.trim(), form.cpu_percent.trim()) {
+        ("", "") => None,
+        (m, c) => {
+            let (Ok(memory_mb), Ok(cpu_percent)) = (
+                if m.is_empty() {
+                    Ok(DEFAULT_LIMITS.memory_mb)
+                } else {
+                    m.parse()
+                },
+                if c.is_empty() {
+                    Ok(DEFAULT_LIMITS.cpu_percent)
+                } else {
+                    c.parse()
+                },
+            ) else {
+                return list_page(
+                    &services,
+                    &s,
+                    StatusCode::BAD_REQUEST,
+                    Flash::error("Memory and CPU are whole numbers."),
+                )
+                .await;
+            };
+            Some(ServerLimits {
+                memory_mb,
+                cpu_percent,
+                ..DEFAULT_LIMITS
+            })
+        }
     };
     let req = CreateRequest {
         name: form.name,
