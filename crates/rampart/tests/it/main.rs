@@ -15,6 +15,7 @@ mod isolation;
 mod nodes;
 mod rotation;
 mod serve;
+mod server_browser;
 mod server_rig;
 mod servers;
 mod tls;
