@@ -242,6 +242,39 @@ fn split_words(startup: &str) -> Result<Vec<String>, TemplateError> {
     Ok(words)
 }
 
+/// Renders a config file's text: each `{{NAME}}` becomes the server's own
+/// value of that variable. Nothing else is reachable from a template (a
+/// rival leaked node secrets through a templating engine with wider reach).
+pub fn render_text(text: &str, values: &BTreeMap<String, String>) -> Result<String, TemplateError> {
+    if text.contains('\0') {
+        return Err(TemplateError::ControlCharacter("file".into()));
+    }
+    substitute(text, values)
+}
+
+/// A config file's path: relative to the server's volume, no `..`, of
+/// letters, digits, `.`, `_`, `-` and `/`, at most 255 bytes.
+pub fn check_file_path(path: &str) -> Result<(), TemplateError> {
+    let ok = !path.is_empty()
+        && path.len() <= 255
+        && !path.starts_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    if ok {
+        Ok(())
+    } else {
+        Err(TemplateError::Invalid {
+            name: "config file path".into(),
+            reason: "a relative path of letters, digits, '.', '_', '-' and '/', without '..'"
+                .into(),
+        })
+    }
+}
+
 fn substitute(word: &str, values: &BTreeMap<String, String>) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(word.len());
     let mut rest = word;
@@ -391,6 +424,40 @@ mod tests {
         assert!(render_argv("echo {{X", &values).is_err());
         assert!(render_argv("echo {{Y}}", &values).is_err());
         assert!(render_argv("   ", &values).is_err());
+    }
+
+    #[test]
+    fn config_files_see_only_the_servers_values() {
+        let values = given(&[("MOTD", "hi $(x)"), ("PORT", "25565")]);
+        assert_eq!(
+            render_text("motd={{MOTD}}\nport={{ PORT }}\n", &values).unwrap(),
+            "motd=hi $(x)\nport=25565\n"
+        );
+        // Anything else is unknown: there is nothing else to reach.
+        for other in [
+            "{{HOME}}",
+            "{{env.SECRET}}",
+            "{{ ../etc/passwd }}",
+            "{{DATABASE_URL}}",
+        ] {
+            assert!(render_text(other, &values).is_err(), "{other}");
+        }
+        for ok in ["server.properties", "config/app.yml", "a-b_c.d"] {
+            assert!(check_file_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "",
+            "a b",
+            "x\n",
+            "./x",
+            "a/.",
+        ] {
+            assert!(check_file_path(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -79,10 +79,14 @@ pub struct StopSpec {
 #[serde(deny_unknown_fields)]
 pub struct InstallSpec {
     pub image: String,
-    /// Written to a file in the server's volume and run as
-    /// `<interpreter> <file>`; no value is ever spliced into it.
+    /// The script runs as `<interpreter> -c <script>`; values reach it as
+    /// environment variables only, never spliced into its text.
     pub interpreter: String,
     pub script: String,
+    /// Config files (relative path in the volume, rendered text) written
+    /// by the install container before the script runs.
+    #[serde(default)]
+    pub files: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,6 +230,23 @@ impl ServerSpec {
             no_control("install.interpreter", &i.interpreter, 64)?;
             if i.script.len() > 64 * 1024 || i.script.contains('\0') {
                 return Err(ProtoError::Malformed("install.script".into()));
+            }
+            if i.files.len() > 16 {
+                return Err(ProtoError::FieldTooLong("install.files"));
+            }
+            for (path, content) in &i.files {
+                let path_ok = !path.is_empty()
+                    && path.len() <= 255
+                    && !path.starts_with('/')
+                    && path
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+                    && path
+                        .split('/')
+                        .all(|c| !c.is_empty() && c != "." && c != "..");
+                if !path_ok || content.len() > 64 * 1024 || content.contains('\0') {
+                    return Err(ProtoError::Malformed("install.files".into()));
+                }
             }
         }
         Ok(())

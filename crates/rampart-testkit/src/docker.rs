@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::sync::OnceLock;
 
-pub const TEST_IMAGE: &str = "rampart-test/busybox:2";
+pub const TEST_IMAGE: &str = "rampart-test/busybox:3";
 const BUSYBOX: &str = "/bin/busybox";
 
 fn ok(cmd: &mut Command) -> bool {
@@ -30,7 +30,8 @@ fn build() -> Result<(), String> {
     }
     std::fs::copy(BUSYBOX, root.join("bin/busybox")).map_err(|e| e.to_string())?;
     for applet in [
-        "sh", "cat", "ls", "sleep", "echo", "grep", "touch", "wc", "yes", "head",
+        "sh", "cat", "ls", "sleep", "echo", "grep", "touch", "wc", "yes", "head", "mkdir",
+        "dirname", "printf", "rm", "env", "id",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet))
             .map_err(|e| e.to_string())?;

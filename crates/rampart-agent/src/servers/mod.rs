@@ -216,11 +216,7 @@ impl Servers {
         if let Some(install) = &spec.install {
             let install_name = format!("{name}-install");
             rt.remove_if_exists(&install_name).await?;
-            let argv = [
-                install.interpreter.clone(),
-                "-c".to_owned(),
-                install.script.clone(),
-            ];
+            let (argv, env) = install_command(install, &spec.env);
             let mut install_isolation = isolation.clone();
             install_isolation.ports = &[];
             let id = rt
@@ -229,7 +225,7 @@ impl Servers {
                     server_id: &spec.server_id,
                     image: &install.image,
                     cmd: &argv,
-                    env: &spec.env,
+                    env: &env,
                     stdin: false,
                     working_dir: Some(VOLUME_MOUNT),
                     isolation: install_isolation,
@@ -450,10 +446,80 @@ impl Servers {
     }
 }
 
+/// The install container's argv and environment. Without config files:
+/// `<interpreter> -c <script>`. With them, a fixed `sh` script (our text,
+/// holding nothing but indexes) writes each file from environment
+/// variables, then runs the template's script the same way; paths and
+/// contents never become shell code.
+fn install_command(
+    install: &rampart_proto::InstallSpec,
+    env: &[(String, String)],
+) -> (Vec<String>, Vec<(String, String)>) {
+    if install.files.is_empty() {
+        return (
+            vec![
+                install.interpreter.clone(),
+                "-c".to_owned(),
+                install.script.clone(),
+            ],
+            env.to_vec(),
+        );
+    }
+    let mut env = env.to_vec();
+    let mut script = String::from("set -e\n");
+    for (i, (path, content)) in install.files.iter().enumerate() {
+        env.push((format!("RAMPART_FILE_PATH_{i}"), path.clone()));
+        env.push((format!("RAMPART_FILE_BODY_{i}"), content.clone()));
+        script.push_str(&format!(
+            "mkdir -p \"$(dirname \"$RAMPART_FILE_PATH_{i}\")\"\n\
+             printf '%s' \"$RAMPART_FILE_BODY_{i}\" > \"$RAMPART_FILE_PATH_{i}\"\n"
+        ));
+    }
+    if !install.script.trim().is_empty() {
+        env.push((
+            "RAMPART_INSTALL_INTERPRETER".into(),
+            install.interpreter.clone(),
+        ));
+        env.push(("RAMPART_INSTALL_SCRIPT".into(), install.script.clone()));
+        script.push_str("exec \"$RAMPART_INSTALL_INTERPRETER\" -c \"$RAMPART_INSTALL_SCRIPT\"\n");
+    }
+    (vec!["sh".into(), "-c".into(), script], env)
+}
+
 fn make_private_dir(path: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     match std::fs::DirBuilder::new().mode(0o700).create(path) {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_files_reach_the_install_script_as_variables_only() {
+        let install = rampart_proto::InstallSpec {
+            image: "img".into(),
+            interpreter: "sh".into(),
+            script: "echo done".into(),
+            files: vec![("conf/$(reboot).txt".into(), "a\"; rm -rf / #\n$(id)".into())],
+        };
+        let (argv, env) = install_command(&install, &[("A".into(), "1".into())]);
+        assert_eq!(argv[..2], ["sh".to_owned(), "-c".to_owned()]);
+        assert!(
+            !argv[2].contains("reboot") && !argv[2].contains("rm -rf"),
+            "{}",
+            argv[2]
+        );
+        assert!(env.contains(&("RAMPART_FILE_PATH_0".into(), "conf/$(reboot).txt".into())));
+        assert!(env.contains(&("RAMPART_INSTALL_SCRIPT".into(), "echo done".into())));
+        assert!(env.contains(&("A".into(), "1".into())));
+        let plain = rampart_proto::InstallSpec {
+            files: vec![],
+            ..install
+        };
+        assert_eq!(install_command(&plain, &[]).0, ["sh", "-c", "echo done"]);
     }
 }

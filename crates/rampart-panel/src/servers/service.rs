@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rampart_core::template::{TemplateError, render_argv, resolve};
+use rampart_core::template::{TemplateError, render_argv, render_text, resolve};
 use rampart_core::{
     AdminChange, Granted, NodeId, PowerAction, Principal, Resource, RuntimeEvent, Scope, ServerId,
     ServerState, UserId, authorize, is_visible,
@@ -269,11 +269,7 @@ impl Services {
                     command: doc.stop.command.clone(),
                     timeout_secs: doc.stop.timeout_secs,
                 },
-                install: doc.install.as_ref().map(|i| InstallSpec {
-                    image: i.image.clone(),
-                    interpreter: i.interpreter.clone(),
-                    script: i.script.clone(),
-                }),
+                install: install_spec(&doc, &all)?,
                 registry: doc.registry.as_ref().map(|r| RegistryAuth {
                     username: r.username.clone(),
                     password: r.password.clone(),
@@ -770,6 +766,35 @@ impl Services {
             self.apply_runtime_event(&server.id, event, "").await;
         }
     }
+}
+
+/// The install step: the template's script, and its config files rendered
+/// with the server's own values (a template with files but no script gets
+/// a step that only writes them, in the server's image).
+fn install_spec(
+    doc: &TemplateDoc,
+    values: &BTreeMap<String, String>,
+) -> Result<Option<InstallSpec>, ServerError> {
+    let files = doc
+        .config_files
+        .iter()
+        .map(|f| Ok((f.path.clone(), render_text(&f.content, values)?)))
+        .collect::<Result<Vec<_>, TemplateError>>()?;
+    Ok(match (&doc.install, files.is_empty()) {
+        (Some(i), _) => Some(InstallSpec {
+            image: i.image.clone(),
+            interpreter: i.interpreter.clone(),
+            script: i.script.clone(),
+            files,
+        }),
+        (None, false) => Some(InstallSpec {
+            image: doc.image.clone(),
+            interpreter: "sh".into(),
+            script: String::new(),
+            files,
+        }),
+        (None, true) => None,
+    })
 }
 
 fn action_name(a: PowerAction) -> &'static str {

@@ -39,6 +39,18 @@ pub struct TemplateDoc {
     /// Credentials for a private registry (the password is never exported).
     #[serde(default)]
     pub registry: Option<RegistryDoc>,
+    /// Files written into the server's volume at install, with `{{VARIABLE}}`
+    /// placeholders of the server's own variables (nothing else).
+    #[serde(default)]
+    pub config_files: Vec<ConfigFileDoc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFileDoc {
+    /// Relative to the server's volume.
+    pub path: String,
+    pub content: String,
 }
 
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
@@ -225,6 +237,23 @@ impl TemplateDoc {
                 return Err("install interpreter must be a program path".into());
             }
         }
+        if self.config_files.len() > 16 {
+            return Err("at most 16 config files".into());
+        }
+        let defaults = rampart_core::template::resolve(
+            &self.all_variables(),
+            &std::collections::BTreeMap::new(),
+            true,
+        )
+        .map_err(|e| e.to_string())?;
+        for f in &self.config_files {
+            rampart_core::template::check_file_path(&f.path).map_err(|e| e.to_string())?;
+            if f.content.len() > 64 * 1024 {
+                return Err(format!("{}: at most 64 KiB", f.path));
+            }
+            rampart_core::template::render_text(&f.content, &defaults)
+                .map_err(|e| format!("{}: {e}", f.path))?;
+        }
         check_template(&self.startup, &self.all_variables()).map_err(|e| e.to_string())
     }
 }
@@ -287,6 +316,22 @@ mod tests {
             assert!(TemplateDoc::parse(&json).is_err(), "{what}");
         }
         assert!(TemplateDoc::parse(r#"{"id":"x"}"#).is_err());
+        let mut d = good.clone();
+        d.config_files = vec![ConfigFileDoc {
+            path: "../../etc/passwd".into(),
+            content: "x".into(),
+        }];
+        assert!(TemplateDoc::parse(&serde_json::to_string(&d).unwrap()).is_err());
+        d.config_files = vec![ConfigFileDoc {
+            path: "app.conf".into(),
+            content: "secret={{PANEL_SECRET}}".into(),
+        }];
+        assert!(
+            TemplateDoc::parse(&serde_json::to_string(&d).unwrap()).is_err(),
+            "only the server's own variables"
+        );
+        d.config_files[0].content = "root={{DOCUMENT_ROOT}} port={{SERVER_PORT}}".into();
+        assert!(TemplateDoc::parse(&serde_json::to_string(&d).unwrap()).is_ok());
         assert!(
             TemplateDoc::parse(&BUILTINS[0].replace("\"ports\"", "\"extra\": 1, \"ports\""))
                 .is_err()

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use rampart_agent::AgentOptions;
 use rampart_core::{NodeName, OsRandom};
-use rampart_testkit::{TestPanel, spawn_panel_no_forced_2fa};
+use rampart_testkit::TestPanel;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -34,7 +34,19 @@ impl Rig {
     /// None when there is no Docker Engine (the test is skipped loudly).
     pub async fn new() -> Option<Rig> {
         let image = rampart_testkit::docker::test_image()?;
-        let panel = spawn_panel_no_forced_2fa().await;
+        // Each rig of this process publishes ports from its own range.
+        static RIGS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let n = RIGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let low = 31000 + n * 20;
+        let panel = rampart_testkit::spawn_panel_with(rampart_panel::PanelSettings {
+            require_2fa_for: Vec::new(),
+            servers: rampart_panel::settings::ServerSettings {
+                port_range: (low, low + 19),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await;
         let admin = panel.user("ada", "admin").await;
         let admin_token = panel.api_token(admin, "admin").await;
         let created = panel
@@ -232,28 +244,27 @@ pub async fn send_command(ws: &mut Socket, line: &str) {
     .unwrap();
 }
 
-/// Reads console messages until one satisfies `want` (or the time runs out).
-pub async fn read_until(
+/// Reads console messages until one satisfies `want`; `None` when the
+/// time runs out first.
+pub async fn try_read_until(
     ws: &mut Socket,
     within: Duration,
     mut want: impl FnMut(&Value) -> bool,
-) -> Value {
+) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        let msg = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("no matching console message within {within:?}"));
+        let msg = tokio::time::timeout_at(deadline, ws.next()).await.ok()?;
         match msg {
             Some(Ok(Message::Text(t))) => {
                 let v: Value = serde_json::from_str(t.as_str()).unwrap();
                 if want(&v) {
-                    return v;
+                    return Some(v);
                 }
             }
             Some(Ok(Message::Close(frame))) => {
                 let v = json!({"type": "closed", "code": frame.map(|f| u16::from(f.code))});
                 if want(&v) {
-                    return v;
+                    return Some(v);
                 }
                 panic!("console closed: {v}");
             }
@@ -261,6 +272,17 @@ pub async fn read_until(
             other => panic!("console ended: {other:?}"),
         }
     }
+}
+
+/// Reads console messages until one satisfies `want`; panics when the time runs out.
+pub async fn read_until(
+    ws: &mut Socket,
+    within: Duration,
+    want: impl FnMut(&Value) -> bool,
+) -> Value {
+    try_read_until(ws, within, want)
+        .await
+        .unwrap_or_else(|| panic!("no matching console message within {within:?}"))
 }
 
 /// Whether a console message carries a line containing `needle`.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::server_rig::{Rig, has_line, read_until, send_command};
+use crate::server_rig::{Rig, has_line, read_until, send_command, try_read_until};
 
 fn shell_template(image: &str) -> Value {
     json!({
@@ -153,14 +153,11 @@ async fn a_server_lives_its_whole_life_on_real_docker() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         send_command(&mut ws, "echo after-restart").await;
-        let seen = tokio::time::timeout(
-            Duration::from_secs(1),
-            read_until(&mut ws, Duration::from_secs(1), |v| {
-                has_line(v, "after-restart")
-            }),
-        )
+        let seen = try_read_until(&mut ws, Duration::from_secs(1), |v| {
+            has_line(v, "after-restart")
+        })
         .await;
-        if seen.is_ok() {
+        if seen.is_some() {
             break;
         }
         assert!(Instant::now() < deadline, "the new agent did not re-attach");
@@ -232,7 +229,9 @@ async fn template_values_run_nothing_and_a_stubborn_server_is_killed() {
         "startup": "echo {{MESSAGE}}",
         "variables": [{"name": "MESSAGE", "default": "hi", "user_editable": true,
             "rule": {"kind": "text", "max_len": 300}}],
-        "stop": {"command": null, "timeout_secs": 2}
+        "stop": {"command": null, "timeout_secs": 2},
+        "config_files": [{"path": "conf/motd.txt", "content": "motd={{MESSAGE}}\nport={{SERVER_PORT}}\n"}],
+        "ports": 1
     }))
     .await;
     let hostile = "x; touch /home/container/p1 | touch /home/container/p2 $(touch /home/container/p3) `touch /home/container/p4` && touch p5";
@@ -288,6 +287,12 @@ async fn template_values_run_nothing_and_a_stubborn_server_is_killed() {
             "{f} was created: a value ran"
         );
     }
+    let port = rig.state(&token, &id).await["ports"][0].as_u64().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(rig.volume(&id).join("conf/motd.txt")).unwrap(),
+        format!("motd={hostile}\nport={port}\n"),
+        "the config file holds the values literally"
+    );
 
     // A server that ignores SIGTERM: stop waits the timeout, then kills.
     rig.import_template(json!({

@@ -47,7 +47,7 @@ use crate::web::oauth;
         super::plans::Plan, super::plans::PlanList,
         crate::servers::templates::TemplateDoc, crate::servers::templates::VariableDoc,
         crate::servers::templates::RuleDoc, crate::servers::templates::StopDoc,
-        crate::servers::templates::InstallDoc, crate::servers::templates::RegistryDoc,
+        crate::servers::templates::InstallDoc, crate::servers::templates::RegistryDoc, crate::servers::templates::ConfigFileDoc,
     )),
     modifiers(&SecuritySchemes),
 )]
