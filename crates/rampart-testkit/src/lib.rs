@@ -50,3 +50,32 @@ pub fn skip_or_fail(require_var: &str, what: &str) -> bool {
     );
     true
 }
+
+/// Ends the whole test process if it is still alive `limit` after this was
+/// made and not dropped: tests that drive outside tools (Docker, a browser)
+/// may block in them, and a hung run must fail instead of eating CI's hour.
+pub struct Watchdog(Option<std::sync::mpsc::Sender<()>>);
+
+impl Watchdog {
+    pub fn new(what: &str, limit: std::time::Duration) -> Watchdog {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let what = what.to_owned();
+        std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+                eprintln!(
+                    "\n*** {what} still running after {limit:?}: aborting the test process ***\n"
+                );
+                std::process::exit(101);
+            }
+        });
+        Watchdog(Some(tx))
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -13,6 +13,7 @@ use tokio::process::{Child, Command};
 pub struct Browser {
     pub client: Client,
     _driver: Child,
+    _watchdog: crate::Watchdog,
 }
 
 fn find_driver() -> Option<String> {
@@ -68,6 +69,7 @@ pub async fn start_browser() -> Option<Browser> {
                 return Some(Browser {
                     client,
                     _driver: child,
+                    _watchdog: crate::Watchdog::new("a browser test", Duration::from_secs(300)),
                 });
             }
             Err(e) => last_err = e.to_string(),

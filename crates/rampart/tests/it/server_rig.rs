@@ -28,11 +28,13 @@ pub struct Rig {
     )>,
     state: rampart_agent::AgentState,
     pub image: &'static str,
+    _watchdog: rampart_testkit::Watchdog,
 }
 
 impl Rig {
     /// None when there is no Docker Engine (the test is skipped loudly).
     pub async fn new() -> Option<Rig> {
+        let watchdog = rampart_testkit::Watchdog::new("a Docker test", Duration::from_secs(300));
         let image = rampart_testkit::docker::test_image()?;
         // Each rig of this process publishes ports from its own range.
         static RIGS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
@@ -66,6 +68,7 @@ impl Rig {
             agent: None,
             state,
             image,
+            _watchdog: watchdog,
         };
         rig.start_agent().await;
         Some(rig)
