@@ -46,10 +46,12 @@ impl EventBuffer {
                 Some(q) => q,
                 None => p.console.entry(server_id.to_owned()).or_default(),
             };
-            if q.bytes + line.len() > MAX_PENDING_PER_SERVER {
+            // Each line costs its bytes plus the queue's bookkeeping.
+            let cost = line.len() + 16;
+            if q.bytes + cost > MAX_PENDING_PER_SERVER {
                 q.dropped += 1;
             } else {
-                q.bytes += line.len() + 16;
+                q.bytes += cost;
                 q.lines.push_back(line);
             }
         }
