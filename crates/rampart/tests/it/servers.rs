@@ -683,3 +683,97 @@ async fn suspension_stops_the_server_and_shuts_every_door() {
     rig.wait_state(&id, "offline", Duration::from_secs(30))
         .await;
 }
+
+#[tokio::test]
+async fn console_limits_and_power_over_the_socket() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let Some(rig) = Rig::new().await else {
+        return;
+    };
+    rig.import_template(shell_template(rig.image)).await;
+    let token = rig.admin_token.clone();
+    let id = rig
+        .create(
+            &token,
+            json!({"name": "Limits", "template_id": "test-shell"}),
+        )
+        .await;
+    rig.wait_state(&id, "offline", Duration::from_secs(60))
+        .await;
+
+    // Power over the socket.
+    let mut ws = rig.console(&token, &id).await.unwrap();
+    read_until(&mut ws, Duration::from_secs(5), |v| v["type"] == "history").await;
+    ws.send(Message::Text(
+        json!({"type": "power", "action": "start"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    read_until(&mut ws, Duration::from_secs(30), |v| {
+        v["type"] == "state" && v["state"] == "running"
+    })
+    .await;
+
+    // Three consoles per user and server; the fourth is refused.
+    let second = rig.console(&token, &id).await.unwrap();
+    let third = rig.console(&token, &id).await.unwrap();
+    assert_eq!(rig.console(&token, &id).await.err(), Some(429));
+    drop((second, third));
+
+    // A frame over 4 KiB closes the socket; so do more than 10 messages a second.
+    let mut big = rig.console(&token, &id).await;
+    for _ in 0..50 {
+        if big.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await; // slots free as sockets end
+        big = rig.console(&token, &id).await;
+    }
+    let mut big = big.unwrap();
+    let _ = big
+        .send(Message::Text(
+            json!({"type": "command", "data": "x".repeat(5000)})
+                .to_string()
+                .into(),
+        ))
+        .await;
+    let mut closed = false;
+    for _ in 0..20 {
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            futures_util::StreamExt::next(&mut big),
+        )
+        .await
+        {
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => {
+                closed = true;
+                break;
+            }
+            Ok(Some(Ok(_))) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(closed, "an oversized frame closes the console");
+
+    for i in 0..15 {
+        if ws
+            .send(Message::Text(
+                json!({"type": "command", "data": format!("echo {i}")})
+                    .to_string()
+                    .into(),
+            ))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let end = read_until(&mut ws, Duration::from_secs(10), |v| v["type"] == "closed").await;
+    assert_eq!(end["code"], 1008, "too many messages: {end}");
+    assert_eq!(rig.power(&token, &id, "kill").await, 202);
+    rig.wait_state(&id, "offline", Duration::from_secs(30))
+        .await;
+}
