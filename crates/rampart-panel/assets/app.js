@@ -133,6 +133,8 @@ function startConsole(id) {
     drawGraph(document.getElementById("cpu-graph"), cpu, Math.max(100, Math.max.apply(null, cpu)));
     drawGraph(document.getElementById("mem-graph"), mem, memLimit);
     document.getElementById("cpu-now").textContent = s.cpu_percent.toFixed(1) + " %";
+    var disk = document.getElementById("disk-now");
+    if (disk && typeof s.disk_bytes === "number") disk.textContent = (s.disk_bytes / 1048576).toFixed(1) + " MiB";
     document.getElementById("mem-now").textContent =
       (s.memory_bytes / 1048576).toFixed(1) + " of " + (memLimit / 1048576).toFixed(0) + " MiB";
   }

@@ -138,6 +138,9 @@ pub struct ServerStats {
     pub memory_limit_bytes: u64,
     pub rx_bytes: u64,
     pub tx_bytes: u64,
+    /// Bytes the server's volume occupies (refreshed about once a minute).
+    #[serde(default)]
+    pub disk_bytes: u64,
 }
 
 fn no_control(field: &'static str, s: &str, max: usize) -> Result<(), ProtoError> {

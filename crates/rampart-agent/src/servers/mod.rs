@@ -7,6 +7,7 @@
 //! server's state of truth is Docker's, so containers keep running when
 //! the agent stops, and a new agent re-attaches to them (`inventory`).
 
+pub mod disk;
 pub mod events;
 pub mod stats;
 
@@ -73,6 +74,7 @@ pub struct Servers {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     serial: AtomicU64,
     report: tokio::sync::Mutex<()>,
+    pub disk: disk::DiskUsage,
 }
 
 impl std::fmt::Debug for Servers {
@@ -99,6 +101,7 @@ impl Servers {
             locks: Mutex::new(HashMap::new()),
             serial: AtomicU64::new(0),
             report: tokio::sync::Mutex::new(()),
+            disk: disk::DiskUsage::default(),
         })
     }
 
@@ -174,6 +177,8 @@ impl Servers {
             self.events
                 .push_line(&spec.server_id, format!("[pull] pulling {image}"));
             rt.pull(image, auth, |line| {
+                // Shown on the server's console and in the agent's own log.
+                tracing::info!(server = %spec.server_id, %image, "pull: {line}");
                 self.events
                     .push_line(&spec.server_id, format!("[pull] {line}"));
             })
@@ -378,7 +383,13 @@ impl Servers {
         if let Ok(mut l) = self.locks.lock() {
             l.remove(server_id);
         }
+        self.disk.forget(server_id);
         Ok(())
+    }
+
+    /// The server's volume.
+    pub fn volume(&self, server_id: &str) -> PathBuf {
+        self.volumes.join(server_id)
     }
 
     /// Every server on the node, re-attaching to running ones this agent

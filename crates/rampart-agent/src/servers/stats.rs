@@ -43,6 +43,14 @@ impl Servers {
                     continue;
                 };
                 for id in ids {
+                    if servers.disk.stale(&id) {
+                        let volume = servers.volume(&id);
+                        if let Ok(Ok(bytes)) =
+                            tokio::task::spawn_blocking(move || super::disk::usage(&volume)).await
+                        {
+                            servers.disk.set(&id, bytes);
+                        }
+                    }
                     let Ok(Some(sample)) = rt.sample(&container_name(&id)).await else {
                         continue;
                     };
@@ -58,6 +66,7 @@ impl Servers {
                             memory_limit_bytes: sample.memory_limit,
                             rx_bytes: sample.rx,
                             tx_bytes: sample.tx,
+                            disk_bytes: servers.disk.get(&id).unwrap_or(0),
                         },
                     });
                     previous.insert(id, sample);

@@ -110,6 +110,10 @@ async fn a_server_lives_its_whole_life_on_real_docker() {
         stats["stats"]["memory_bytes"].as_u64().unwrap() > 0,
         "{stats}"
     );
+    assert!(
+        stats["stats"]["disk_bytes"].as_u64().unwrap() > 0,
+        "the volume (holding installed.txt) is measured: {stats}"
+    );
     let (status, history) = rig
         .api(
             &token,

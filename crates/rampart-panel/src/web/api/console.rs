@@ -188,7 +188,8 @@ async fn run(
                     Ok(ConsoleItem::State(state)) => text(json!({"type": "state", "state": state})),
                     Ok(ConsoleItem::Stats(s)) => text(json!({"type": "stats", "stats": {
                         "cpu_percent": s.cpu_percent, "memory_bytes": s.memory_bytes,
-                        "memory_limit_bytes": s.memory_limit_bytes, "rx_bytes": s.rx_bytes, "tx_bytes": s.tx_bytes}})),
+                        "memory_limit_bytes": s.memory_limit_bytes, "rx_bytes": s.rx_bytes, "tx_bytes": s.tx_bytes,
+                        "disk_bytes": s.disk_bytes}})),
                     Ok(ConsoleItem::AccessChanged) => {
                         if still_allowed(&services, &caller, &id).await {
                             continue;

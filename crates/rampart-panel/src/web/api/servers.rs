@@ -388,6 +388,7 @@ pub struct StatsSample {
     pub memory_limit_bytes: u64,
     pub rx_bytes: u64,
     pub tx_bytes: u64,
+    pub disk_bytes: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -417,6 +418,7 @@ pub async fn stats(
             memory_limit_bytes: s.memory_limit_bytes,
             rx_bytes: s.rx_bytes,
             tx_bytes: s.tx_bytes,
+            disk_bytes: s.disk_bytes,
         })
         .collect();
     Ok(Json(StatsHistory { items }))

@@ -361,6 +361,7 @@ pub struct ServerRow {
     pub node: String,
     pub memory_mb: u64,
     pub cpu_percent: u32,
+    pub disk_mb: u64,
     pub ports: String,
     pub image: String,
     pub last_error: String,

@@ -59,6 +59,7 @@ fn row(s: &ServerRecord, node_names: &BTreeMap<String, String>) -> ServerRow {
             .unwrap_or_else(|| s.node_id.to_string()),
         memory_mb: spec.as_ref().map(|x| x.limits.memory_mb).unwrap_or(0),
         cpu_percent: spec.as_ref().map(|x| x.limits.cpu_percent).unwrap_or(0),
+        disk_mb: spec.as_ref().map(|x| x.limits.disk_mb).unwrap_or(0),
         ports: s
             .ports
             .iter()
