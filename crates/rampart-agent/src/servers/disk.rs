@@ -9,7 +9,9 @@ use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 pub const REFRESH: Duration = Duration::from_secs(60);
 /// Entries a walk visits at most (a tree larger than this is reported as
