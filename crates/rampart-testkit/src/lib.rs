@@ -62,7 +62,10 @@ impl Watchdog {
         let what = what.to_owned();
         std::thread::spawn(move || {
             if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
-                eprintln!(
+                // Straight to the process's stderr: the test harness captures eprintln!.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
                     "\n*** {what} still running after {limit:?}: aborting the test process ***\n"
                 );
                 std::process::exit(101);

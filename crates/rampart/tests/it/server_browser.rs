@@ -27,7 +27,7 @@ async fn wait_for(mut check: impl AsyncFnMut() -> bool, what: &str) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_page_runs_a_live_console_in_chromium() {
     let Some(rig) = Rig::new().await else {
         return;

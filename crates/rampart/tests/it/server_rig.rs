@@ -29,11 +29,19 @@ pub struct Rig {
     state: rampart_agent::AgentState,
     pub image: &'static str,
     _watchdog: rampart_testkit::Watchdog,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Rig {
     /// None when there is no Docker Engine (the test is skipped loudly).
+    // Each test has its own runtime thread: blocking it while another test
+    // holds the turn is the point of the lock.
+    #[allow(clippy::await_holding_lock)]
     pub async fn new() -> Option<Rig> {
+        // One Docker test at a time: a flooding server or a stop timeout in
+        // one test must not starve another's timing on a 2-core machine.
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let watchdog = rampart_testkit::Watchdog::new("a Docker test", Duration::from_secs(300));
         let image = rampart_testkit::docker::test_image()?;
         // Each rig of this process publishes ports from its own range.
@@ -69,6 +77,7 @@ impl Rig {
             state,
             image,
             _watchdog: watchdog,
+            _turn: turn,
         };
         rig.start_agent().await;
         Some(rig)
@@ -120,11 +129,17 @@ impl Rig {
         if body.is_some() {
             headers.push(("content-type", "application/json"));
         }
-        let res = self
-            .panel
-            .client()
-            .request(method, path, &headers, body.map(|b| b.to_string()))
-            .await;
+        let res = tokio::time::timeout(
+            Duration::from_secs(60),
+            self.panel.client().request(
+                method.clone(),
+                path,
+                &headers,
+                body.map(|b| b.to_string()),
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{method} {path}: no answer within 60 s"));
         let v = serde_json::from_str(&res.body).unwrap_or(Value::Null);
         (res.status, v)
     }

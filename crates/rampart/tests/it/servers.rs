@@ -38,7 +38,7 @@ fn docker_label(container: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_lives_its_whole_life_on_real_docker() {
     let Some(mut rig) = Rig::new().await else {
         return;
@@ -222,7 +222,7 @@ async fn a_server_lives_its_whole_life_on_real_docker() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn template_values_run_nothing_and_a_stubborn_server_is_killed() {
     let Some(rig) = Rig::new().await else {
         return;
@@ -341,7 +341,7 @@ async fn template_values_run_nothing_and_a_stubborn_server_is_killed() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sub_users_get_only_what_was_granted_and_others_get_404() {
     let Some(rig) = Rig::new().await else {
         return;
@@ -466,7 +466,7 @@ async fn sub_users_get_only_what_was_granted_and_others_get_404() {
         .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_server_is_throttled_with_bounded_memory() {
     let Some(rig) = Rig::new().await else {
         return;
@@ -504,6 +504,7 @@ async fn a_flooding_server_is_throttled_with_bounded_memory() {
         marked |= v["type"] == "notice";
         peak = peak.max(rss_kib());
     }
+    drop(ws);
     assert!(lines > 10_000, "output flowed: {lines} lines");
     assert!(marked, "the flood was throttled visibly");
     let growth = peak.saturating_sub(rss_before);
@@ -542,7 +543,7 @@ impl PowerKill for crate::server_rig::Socket {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_image_is_pulled_with_progress_on_the_console() {
     let Some(rig) = Rig::new().await else {
         return;
@@ -597,7 +598,7 @@ async fn a_missing_image_is_pulled_with_progress_on_the_console() {
         .output();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspension_stops_the_server_and_shuts_every_door() {
     let Some(rig) = Rig::new().await else {
         return;
@@ -688,7 +689,7 @@ async fn suspension_stops_the_server_and_shuts_every_door() {
         .await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_limits_and_power_over_the_socket() {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;

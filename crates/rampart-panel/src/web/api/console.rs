@@ -38,6 +38,8 @@ pub const MAX_CLIENT_MESSAGES_PER_SEC: u32 = 10;
 pub const MAX_PER_USER: usize = 10;
 pub const MAX_PER_USER_SERVER: usize = 3;
 const RECHECK_EVERY: Duration = Duration::from_secs(30);
+/// A send that a client does not take within this time ends its console.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Counts of open consoles, by user and by (user, server).
 #[derive(Debug, Default)]
@@ -204,7 +206,8 @@ async fn run(
                         return;
                     }
                 };
-                if out.send(msg).await.is_err() {
+                // A client that stops reading is let go rather than waited for.
+                if !matches!(tokio::time::timeout(SEND_TIMEOUT, out.send(msg)).await, Ok(Ok(()))) {
                     return;
                 }
             }
