@@ -392,11 +392,20 @@ impl Services {
 
     /// Asks the node to (re)install the server; the state follows the answer.
     pub fn install(self: &Arc<Self>, server: &ServerRecord, wipe: bool) {
+        self.recreate(server, wipe, true);
+    }
+
+    /// (Re)creates the server's container on its node, running the install
+    /// step when `run_install`; the state follows the answer.
+    fn recreate(self: &Arc<Self>, server: &ServerRecord, wipe: bool, run_install: bool) {
         let me = self.clone();
         let server = server.clone();
         tokio::spawn(async move {
             let outcome = match spec_of(&server) {
-                Ok(spec) => {
+                Ok(mut spec) => {
+                    if !run_install {
+                        spec.install = None;
+                    }
                     me.hub
                         .request(
                             &server.node_id,
@@ -530,6 +539,91 @@ impl Services {
                 .await;
         });
         Ok(next)
+    }
+
+    /// Renames the server and/or changes its variables. New values are
+    /// checked like at creation; the container is then recreated with the
+    /// new command and environment (its files stay; no install step runs),
+    /// so the server must be offline.
+    pub async fn update_server(
+        self: &Arc<Self>,
+        granted: &Granted,
+        server: &ServerRecord,
+        name: Option<&str>,
+        env: Option<&BTreeMap<String, String>>,
+    ) -> Result<ServerRecord, ServerError> {
+        debug_assert!(granted.scope() == Scope::ServerEdit);
+        let privileged = granted.principal().scopes.contains(Scope::Admin);
+        let name = match name {
+            Some(n) => {
+                check_name(n)?;
+                n.trim().to_owned()
+            }
+            None => server.name.clone(),
+        };
+        let mut spec = spec_of(server)?;
+        let mut variables_json = server.variables_json.clone();
+        if let Some(env) = env {
+            if state_of(server) != ServerState::Offline {
+                return Err(ServerError::Conflict(
+                    "stop the server before changing its variables".into(),
+                ));
+            }
+            let template_id = server.template_id.as_deref().ok_or_else(|| {
+                ServerError::BadRequest("this server has no template; reinstall it from one".into())
+            })?;
+            let record = self.store.get_template(template_id).await?.ok_or_else(|| {
+                ServerError::Conflict("the server's template no longer exists".into())
+            })?;
+            let doc = TemplateDoc::parse(&record.body).map_err(ServerError::Conflict)?;
+            let mut given: BTreeMap<String, String> =
+                serde_json::from_str(&server.variables_json).unwrap_or_default();
+            given.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+            // Only what the request names must be editable by the caller.
+            let values = {
+                let changed: BTreeMap<String, String> = env.clone();
+                resolve(&doc.variables(), &changed, privileged)?;
+                resolve(&doc.variables(), &given, true)?
+            };
+            let mut all = values.clone();
+            all.insert(
+                "SERVER_PORT".into(),
+                server.ports.first().map(u16::to_string).unwrap_or_default(),
+            );
+            all.insert("SERVER_MEMORY".into(), spec.limits.memory_mb.to_string());
+            spec.argv = render_argv(&doc.startup, &all)?;
+            spec.env = all.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            spec.install = install_spec(&doc, &all)?;
+            spec.validate()
+                .map_err(|e| ServerError::BadRequest(e.to_string()))?;
+            variables_json = serde_json::to_string(&values).unwrap_or_default();
+        }
+        let spec_json = serde_json::to_string(&spec).unwrap_or_default();
+        if !self
+            .store
+            .update_server(&server.id, &name, &spec_json, &variables_json)
+            .await?
+        {
+            return Err(ServerError::NotFound);
+        }
+        let updated = self
+            .store
+            .get_server(&server.id)
+            .await?
+            .ok_or(ServerError::NotFound)?;
+        if env.is_some() {
+            if !self
+                .store
+                .swap_server_state(&server.id, "offline", ServerState::Installing.as_str())
+                .await?
+            {
+                return Err(ServerError::Conflict(
+                    "the server's state changed meanwhile; try again".into(),
+                ));
+            }
+            self.recreate(&updated, false, false);
+        }
+        Ok(updated)
     }
 
     /// Sends one console line to the server.

@@ -231,6 +231,26 @@ impl Store {
         rows.iter().map(server_from_row).collect()
     }
 
+    /// Replaces the name, spec and variables; false if the server is gone.
+    pub async fn update_server(
+        &self,
+        id: &ServerId,
+        name: &str,
+        spec_json: &str,
+        variables_json: &str,
+    ) -> Result<bool, StoreError> {
+        let n =
+            sqlx::query("UPDATE servers SET name = $1, spec = $2, variables = $3 WHERE id = $4")
+                .bind(name)
+                .bind(spec_json)
+                .bind(variables_json)
+                .bind(id.as_str())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(n == 1)
+    }
+
     /// Sets the state (and last error); false if the server is gone.
     pub async fn set_server_state(
         &self,

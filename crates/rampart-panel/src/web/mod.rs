@@ -208,8 +208,10 @@ fn routes() -> RouteTable {
         )
         .methods(
             "/api/v1/servers/{id}",
-            &[Method::GET, Method::DELETE],
-            get(api::servers::get).delete(api::servers::delete),
+            &[Method::GET, Method::PATCH, Method::DELETE],
+            get(api::servers::get)
+                .patch(api::servers::patch)
+                .delete(api::servers::delete),
         )
         .post("/api/v1/servers/{id}/power", post(api::servers::power))
         .post("/api/v1/servers/{id}/command", post(api::servers::command))
@@ -251,6 +253,7 @@ fn routes() -> RouteTable {
         .post("/servers/{id}/power", post(ui::servers::power))
         .post("/servers/{id}/command", post(ui::servers::command))
         .post("/servers/{id}/reinstall", post(ui::servers::reinstall))
+        .post("/servers/{id}/settings", post(ui::servers::settings))
         .post("/servers/{id}/delete", post(ui::servers::delete))
         .post("/servers/{id}/users", post(ui::servers::grant))
         .post(

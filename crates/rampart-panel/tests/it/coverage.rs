@@ -286,6 +286,11 @@ fn table() -> Vec<Case> {
         ),
         post("/servers/{id}/delete", &[], [303, 404, 404, 404, 409, 404]),
         post(
+            "/servers/{id}/settings",
+            &[("name", "renamed")],
+            [303, 404, 404, 404, 303, 404],
+        ),
+        post(
             "/servers/{id}/users",
             &[("username", "ada"), ("scopes", "server.view")],
             [303, 404, 404, 404, 303, 404],
@@ -343,6 +348,12 @@ fn table() -> Vec<Case> {
             [401, 403, 403, 400, 400, 403],
         ),
         api(Method::GET, "/api/v1/servers/{id}", None, OTHERS_SERVER_200),
+        api(
+            Method::PATCH,
+            "/api/v1/servers/{id}",
+            Some(r#"{"name":"renamed"}"#),
+            [401, 404, 404, 404, 200, 404],
+        ),
         api(
             Method::DELETE,
             "/api/v1/servers/{id}",

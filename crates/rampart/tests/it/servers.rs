@@ -782,3 +782,79 @@ async fn console_limits_and_power_over_the_socket() {
     rig.wait_state(&id, "offline", Duration::from_secs(30))
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_rename_and_change_variables() {
+    let Some(rig) = Rig::new().await else {
+        return;
+    };
+    let token = rig.admin_token.clone();
+    rig.import_template(json!({
+        "id": "test-say", "name": "Say", "image": rig.image,
+        "startup": "echo said:{{MESSAGE}}:{{FIXED}}",
+        "variables": [
+            {"name": "MESSAGE", "default": "hi", "user_editable": true, "rule": {"kind": "word", "max_len": 32}},
+            {"name": "FIXED", "default": "same", "user_editable": false, "rule": {"kind": "word", "max_len": 32}}
+        ],
+        "stop": {"command": null, "timeout_secs": 2}
+    }))
+    .await;
+    let olga = rig.panel.user("olga", "operator").await;
+    let olga_token = rig
+        .panel
+        .api_token(olga, "server.view,server.edit,server.start,server.console")
+        .await;
+    let id = rig
+        .create(
+            &olga_token,
+            json!({"name": "Sayer", "template_id": "test-say", "env": {"MESSAGE": "first"}}),
+        )
+        .await;
+    rig.wait_state(&id, "offline", Duration::from_secs(60))
+        .await;
+    let path = format!("/api/v1/servers/{id}");
+    for (body, status) in [
+        (json!({"env": {"MESSAGE": "a b"}}), 400),
+        (json!({"env": {"MESSAGE": "a\nb"}}), 400),
+        (json!({"env": {"FIXED": "other"}}), 400),
+        (json!({"env": {"NOPE": "x"}}), 400),
+        (json!({"name": ""}), 400),
+        (json!({}), 400),
+    ] {
+        let (got, v) = rig
+            .api(&olga_token, Method::PATCH, &path, Some(body.clone()))
+            .await;
+        assert_eq!(got, status, "{body}: {v}");
+    }
+    let (status, v) = rig
+        .api(
+            &olga_token,
+            Method::PATCH,
+            &path,
+            Some(json!({"name": "Renamed", "env": {"MESSAGE": "second"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["name"], "Renamed");
+    assert_eq!(v["variables"]["MESSAGE"], "second");
+    assert_eq!(v["variables"]["FIXED"], "same");
+    rig.wait_state(&id, "offline", Duration::from_secs(60))
+        .await;
+    assert_eq!(rig.state(&olga_token, &id).await["last_error"], "");
+    assert_eq!(rig.power(&olga_token, &id, "start").await, 202);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut ws = rig.console(&olga_token, &id).await.unwrap();
+        let h = read_until(&mut ws, Duration::from_secs(5), |v| v["type"] == "history").await;
+        if has_line(&h, "said:") {
+            assert!(
+                has_line(&h, "said:second:same"),
+                "the new value is used: {h}"
+            );
+            assert!(!has_line(&h, "said:first"), "{h}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no output: {h}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -113,6 +113,8 @@ pub struct Server {
     /// Why the last install or power action failed, if it did.
     pub last_error: String,
     pub created_at: i64,
+    /// The template variables' values.
+    pub variables: BTreeMap<String, String>,
 }
 
 impl Server {
@@ -130,6 +132,7 @@ impl Server {
             ports: s.ports.clone(),
             last_error: s.last_error.clone(),
             created_at: s.created_at.0,
+            variables: serde_json::from_str(&s.variables_json).unwrap_or_default(),
         })
     }
 }
@@ -202,6 +205,39 @@ pub async fn get(
         .authorize_server(&caller.principal, &id, Scope::ServerView)
         .await?;
     Ok(Json(Server::from_record(&server)?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerPatch {
+    pub name: Option<String>,
+    /// New values of template variables (the server must be offline).
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/servers/{id}", tag = "servers", params(("id" = String, Path)), request_body = ServerPatch,
+    responses((status = 200, body = Server), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = ["server.edit"]), ("session" = [])))]
+pub async fn patch(
+    State(services): State<Arc<Services>>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ServerPatch>,
+) -> Result<Response, ApiError> {
+    let (server, granted) = services
+        .authorize_server(&caller.principal, &id, Scope::ServerEdit)
+        .await?;
+    if body.name.is_none() && body.env.is_none() {
+        return Err(ApiError::bad_request("nothing to change"));
+    }
+    let updated = services
+        .update_server(&granted, &server, body.name.as_deref(), body.env.as_ref())
+        .await?;
+    Ok(noted(
+        Json(Server::from_record(&updated)?).into_response(),
+        "server.update",
+        updated.id.as_str(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -375,6 +375,13 @@ app_page!(ServersPage, "servers.html" {
     flash: Flash,
 });
 
+pub struct VariableRow {
+    pub name: String,
+    pub description: String,
+    pub value: String,
+    pub editable: bool,
+}
+
 pub struct GrantRow {
     pub user_id: i64,
     pub username: String,
@@ -390,5 +397,6 @@ app_page!(ServerPage, "server.html" {
     grants: Vec<GrantRow>,
     grantable: Vec<&'static str>,
     powers: [(&'static str, &'static str, &'static str); 4],
+    variables: Vec<VariableRow>,
     flash: Flash,
 });

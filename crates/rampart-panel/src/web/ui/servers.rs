@@ -16,7 +16,7 @@ use rampart_proto::ServerLimits;
 use serde::Deserialize;
 
 use super::chrome;
-use super::pages::{Flash, GrantRow, ServerPage, ServerRow, ServersPage, render};
+use super::pages::{Flash, GrantRow, ServerPage, ServerRow, ServersPage, VariableRow, render};
 use crate::Services;
 use crate::audit::{AuditNote, EventType};
 use crate::servers::{CreateRequest, DEFAULT_LIMITS, ServerError, spec_of, state_of};
@@ -255,6 +255,24 @@ async fn server_page(
             });
         }
     }
+    let mut variables = Vec::new();
+    if can_edit
+        && let Some(t) = &server.template_id
+        && let Some(record) = services.store.get_template(t).await?
+        && let Ok(doc) = crate::servers::TemplateDoc::parse(&record.body)
+    {
+        let current: BTreeMap<String, String> =
+            serde_json::from_str(&server.variables_json).unwrap_or_default();
+        let admin = s.principal.scopes.contains(Scope::Admin);
+        for v in doc.variables {
+            variables.push(VariableRow {
+                value: current.get(&v.name).cloned().unwrap_or(v.default),
+                editable: v.user_editable || admin,
+                name: v.name,
+                description: v.description,
+            });
+        }
+    }
     let state = state_of(&server);
     Ok(render(
         status,
@@ -267,6 +285,7 @@ async fn server_page(
             read_only_node,
             grants,
             grantable: GRANTABLE.iter().map(|s| s.as_str()).collect(),
+            variables,
             powers: [
                 ("start", "Start", "ghost"),
                 ("stop", "Stop", "ghost"),
@@ -514,6 +533,45 @@ pub async fn revoke_grant(
             {
                 return Err(ServerError::NotFound);
             }
+            Ok(back(server.id.as_str()))
+        },
+    )
+    .await
+}
+
+/// Rename and/or change variables (`var_NAME` fields); variables are sent
+/// only when one differs from its current value.
+pub async fn settings(
+    State(services): State<Arc<Services>>,
+    s: SignedIn,
+    Path(id): Path<String>,
+    raw: axum::extract::RawForm,
+) -> Result<Response, WebError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&raw.0).unwrap_or_default();
+    let field = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let csrf_token = field("csrf_token").unwrap_or_default();
+    let name = field("name").filter(|n| !n.trim().is_empty());
+    let given: BTreeMap<String, String> = pairs
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("var_").map(|n| (n.to_owned(), v.clone())))
+        .collect();
+    act(
+        &services,
+        &s,
+        &id,
+        &csrf_token,
+        Scope::ServerEdit,
+        "server.update",
+        async |svc, server, granted| {
+            let current: BTreeMap<String, String> =
+                serde_json::from_str(&server.variables_json).unwrap_or_default();
+            let changed: BTreeMap<String, String> = given
+                .into_iter()
+                .filter(|(k, v)| current.get(k) != Some(v))
+                .collect();
+            let env = (!changed.is_empty()).then_some(changed);
+            svc.update_server(granted, server, name.as_deref(), env.as_ref())
+                .await?;
             Ok(back(server.id.as_str()))
         },
     )
