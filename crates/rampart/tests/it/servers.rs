@@ -788,7 +788,6 @@ async fn settings_rename_and_change_variables() {
     let Some(rig) = Rig::new().await else {
         return;
     };
-    let token = rig.admin_token.clone();
     rig.import_template(json!({
         "id": "test-say", "name": "Say", "image": rig.image,
         "startup": "echo said:{{MESSAGE}}:{{FIXED}}",
