@@ -184,6 +184,20 @@ pub fn check_image(image: &str) -> Result<(), ProtoError> {
     }
 }
 
+/// A path inside a server's volume: relative, no `..` or `.` or empty
+/// component, of letters, digits, `.`, `_`, `-` and `/`, at most 255 bytes.
+pub fn is_volume_path(path: &str) -> bool {
+    !path.is_empty()
+        && path.len() <= 255
+        && !path.starts_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
 pub fn check_input_line(line: &str) -> Result<(), ProtoError> {
     no_control("line", line, MAX_INPUT_LINE)
 }
@@ -238,16 +252,7 @@ impl ServerSpec {
                 return Err(ProtoError::FieldTooLong("install.files"));
             }
             for (path, content) in &i.files {
-                let path_ok = !path.is_empty()
-                    && path.len() <= 255
-                    && !path.starts_with('/')
-                    && path
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
-                    && path
-                        .split('/')
-                        .all(|c| !c.is_empty() && c != "." && c != "..");
-                if !path_ok || content.len() > 64 * 1024 || content.contains('\0') {
+                if !is_volume_path(path) || content.len() > 64 * 1024 || content.contains('\0') {
                     return Err(ProtoError::Malformed("install.files".into()));
                 }
             }
@@ -272,6 +277,31 @@ impl ServerEvent {
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_paths() {
+        for ok in ["server.properties", "config/app.yml", "a-b_c.d"] {
+            assert!(is_volume_path(ok), "{ok}");
+        }
+        for bad in [
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "",
+            "a b",
+            "x\n",
+            "./x",
+            "a/.",
+        ] {
+            assert!(!is_volume_path(bad), "{bad:?}");
         }
     }
 }

@@ -248,12 +248,7 @@ impl Services {
             let ports = self
                 .pick_ports(&node_id, &req.ports, doc.ports, privileged)
                 .await?;
-            let mut all = values.clone();
-            all.insert(
-                "SERVER_PORT".into(),
-                ports.first().map(u16::to_string).unwrap_or_default(),
-            );
-            all.insert("SERVER_MEMORY".into(), limits.memory_mb.to_string());
+            let all = with_builtins(&values, ports.first(), limits.memory_mb);
             let argv = render_argv(&doc.startup, &all)?;
             let spec = ServerSpec {
                 server_id: id.to_string(),
@@ -585,12 +580,7 @@ impl Services {
                 resolve(&doc.variables(), &changed, privileged)?;
                 resolve(&doc.variables(), &given, true)?
             };
-            let mut all = values.clone();
-            all.insert(
-                "SERVER_PORT".into(),
-                server.ports.first().map(u16::to_string).unwrap_or_default(),
-            );
-            all.insert("SERVER_MEMORY".into(), spec.limits.memory_mb.to_string());
+            let all = with_builtins(&values, server.ports.first(), spec.limits.memory_mb);
             spec.argv = render_argv(&doc.startup, &all)?;
             spec.env = all.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             spec.install = install_spec(&doc, &all)?;
@@ -860,6 +850,22 @@ impl Services {
             self.apply_runtime_event(&server.id, event, "").await;
         }
     }
+}
+
+/// The server's values plus the built-in `SERVER_PORT` (its first port)
+/// and `SERVER_MEMORY` (MiB).
+fn with_builtins(
+    values: &BTreeMap<String, String>,
+    first_port: Option<&u16>,
+    memory_mb: u64,
+) -> BTreeMap<String, String> {
+    let mut all = values.clone();
+    all.insert(
+        "SERVER_PORT".into(),
+        first_port.map(u16::to_string).unwrap_or_default(),
+    );
+    all.insert("SERVER_MEMORY".into(), memory_mb.to_string());
+    all
 }
 
 /// The install step: the template's script, and its config files rendered

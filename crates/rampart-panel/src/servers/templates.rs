@@ -247,7 +247,12 @@ impl TemplateDoc {
         )
         .map_err(|e| e.to_string())?;
         for f in &self.config_files {
-            rampart_core::template::check_file_path(&f.path).map_err(|e| e.to_string())?;
+            if !rampart_proto::servers::is_volume_path(&f.path) {
+                return Err(format!(
+                    "config file path {:?}: a relative path of letters, digits, '.', '_', '-' and '/', without '..'",
+                    f.path.chars().take(80).collect::<String>()
+                ));
+            }
             if f.content.len() > 64 * 1024 {
                 return Err(format!("{}: at most 64 KiB", f.path));
             }
