@@ -47,6 +47,28 @@ pub struct NotAllowed {
     pub state: ServerState,
 }
 
+impl PowerAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PowerAction::Start => "start",
+            PowerAction::Stop => "stop",
+            PowerAction::Restart => "restart",
+            PowerAction::Kill => "kill",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PowerAction> {
+        [
+            PowerAction::Start,
+            PowerAction::Stop,
+            PowerAction::Restart,
+            PowerAction::Kill,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
 impl ServerState {
     pub const ALL: [ServerState; 6] = [
         ServerState::Installing,

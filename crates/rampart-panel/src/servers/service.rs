@@ -523,10 +523,7 @@ impl Services {
             if let Some(reason) = &failure {
                 me.consoles.push_lines(
                     id.as_str(),
-                    vec![format!(
-                        "[rampart] {} failed: {reason}",
-                        action_name(action)
-                    )],
+                    vec![format!("[rampart] {} failed: {reason}", action.as_str())],
                     0,
                 );
             }
@@ -895,13 +892,4 @@ fn install_spec(
         }),
         (None, true) => None,
     })
-}
-
-fn action_name(a: PowerAction) -> &'static str {
-    match a {
-        PowerAction::Start => "start",
-        PowerAction::Stop => "stop",
-        PowerAction::Restart => "restart",
-        PowerAction::Kill => "kill",
-    }
 }

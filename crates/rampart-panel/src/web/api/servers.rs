@@ -142,10 +142,18 @@ pub struct ServerList {
     pub items: Vec<Server>,
 }
 
-fn noted(mut res: Response, action: &'static str, id: &str) -> Response {
-    res.extensions_mut()
-        .insert(AuditNote::new(EventType::Audit, action).target(format!("server:{id}")));
+/// The audit note of an action on server `id`.
+fn server_note(action: &'static str, id: &str) -> AuditNote {
+    AuditNote::new(EventType::Audit, action).target(format!("server:{id}"))
+}
+
+fn with_note(mut res: Response, note: AuditNote) -> Response {
+    res.extensions_mut().insert(note);
     res
+}
+
+fn noted(res: Response, action: &'static str, id: &str) -> Response {
+    with_note(res, server_note(action, id))
 }
 
 #[utoipa::path(get, path = "/api/v1/servers", tag = "servers",
@@ -255,13 +263,7 @@ pub struct Accepted {
 }
 
 pub fn parse_action(a: &str) -> Option<PowerAction> {
-    match a {
-        "start" => Some(PowerAction::Start),
-        "stop" => Some(PowerAction::Stop),
-        "restart" => Some(PowerAction::Restart),
-        "kill" => Some(PowerAction::Kill),
-        _ => None,
-    }
+    PowerAction::parse(a)
 }
 
 #[utoipa::path(post, path = "/api/v1/servers/{id}/power", tag = "servers", params(("id" = String, Path)), request_body = Power,
@@ -287,17 +289,10 @@ pub async fn power(
         }),
     )
         .into_response();
-    let mut res = noted(res, "server.power", server.id.as_str());
-    if let Some(note) = res.extensions_mut().remove::<AuditNote>() {
-        let label: &'static str = match action {
-            PowerAction::Start => "start",
-            PowerAction::Stop => "stop",
-            PowerAction::Restart => "restart",
-            PowerAction::Kill => "kill",
-        };
-        res.extensions_mut().insert(note.extra("action", &label));
-    }
-    Ok(res)
+    Ok(with_note(
+        res,
+        server_note("server.power", server.id.as_str()).extra("action", &action.as_str()),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -519,18 +514,12 @@ pub async fn grant(
     services
         .grant_server(&granted, &server, UserId(body.user_id), scopes)
         .await?;
-    let mut res = noted(
+    Ok(with_note(
         StatusCode::NO_CONTENT.into_response(),
-        "server.grant",
-        server.id.as_str(),
-    );
-    if let Some(note) = res.extensions_mut().remove::<AuditNote>() {
-        res.extensions_mut().insert(
-            note.extra("user_id", &body.user_id)
-                .extra("scopes", &scopes),
-        );
-    }
-    Ok(res)
+        server_note("server.grant", server.id.as_str())
+            .extra("user_id", &body.user_id)
+            .extra("scopes", &scopes),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/servers/{id}/users/{user_id}", tag = "servers",
@@ -552,13 +541,8 @@ pub async fn revoke_grant(
     {
         return Err(ApiError::not_found());
     }
-    let mut res = noted(
+    Ok(with_note(
         StatusCode::NO_CONTENT.into_response(),
-        "server.revoke_grant",
-        server.id.as_str(),
-    );
-    if let Some(note) = res.extensions_mut().remove::<AuditNote>() {
-        res.extensions_mut().insert(note.extra("user_id", &user));
-    }
-    Ok(res)
+        server_note("server.revoke_grant", server.id.as_str()).extra("user_id", &user),
+    ))
 }
