@@ -5,6 +5,7 @@
 //! mode 0600 (`state`). Only `runtime` talks to Docker.
 #![forbid(unsafe_code)]
 
+pub mod fs;
 pub mod link;
 pub mod runtime;
 pub mod servers;
