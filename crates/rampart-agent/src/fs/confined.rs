@@ -233,6 +233,36 @@ impl Root {
         Ok(out)
     }
 
+    /// Changes permission bits (`0o7777` masked to `0o777`: no set-id or
+    /// sticky bits) on the file or directory itself, through its own
+    /// descriptor: a symlink is refused, never followed.
+    pub fn chmod(&self, path: &VolumePath, mode: u32) -> Result<(), FsError> {
+        let fd = self.open_at(path, OFlags::RDONLY, Mode::empty())?;
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode & 0o777))?;
+        Ok(())
+    }
+
+    /// Moves an entry (a symlink moves as a link) within the volume; the
+    /// target must not exist.
+    pub fn rename(&self, from: &VolumePath, to: &VolumePath) -> Result<(), FsError> {
+        let (from_parent, from_name) = from
+            .split()
+            .ok_or(FsError::BadPath("the root cannot move"))?;
+        let (to_parent, to_name) = to
+            .split()
+            .ok_or(FsError::BadPath("the root cannot be replaced"))?;
+        let from_dir = self.dir(&from_parent)?;
+        let to_dir = self.dir(&to_parent)?;
+        rustix::fs::renameat_with(
+            &from_dir,
+            from_name,
+            &to_dir,
+            to_name,
+            rustix::fs::RenameFlags::NOREPLACE,
+        )?;
+        Ok(())
+    }
+
     /// Removes a file, a symlink (not its target) or a directory with
     /// everything in it, never following a link.
     pub fn remove(&self, path: &VolumePath) -> Result<(), FsError> {

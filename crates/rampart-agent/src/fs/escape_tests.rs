@@ -214,3 +214,50 @@ fn a_symlink_swapped_in_during_operations_never_lets_a_write_out() {
     );
     assert!(v.outside.join("secret").exists());
 }
+
+#[test]
+fn chmod_and_rename_stay_inside_and_never_follow_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let v = volume();
+    std::fs::set_permissions(
+        v.outside.join("secret"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    symlink(v.outside.join("secret"), v.vol.join("link")).unwrap();
+    assert!(matches!(
+        v.root.chmod(&p("link"), 0o777),
+        Err(FsError::Escape)
+    ));
+    let mode = std::fs::metadata(v.outside.join("secret"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "chmod did not follow the link");
+    v.root.chmod(&p("sub/ok.txt"), 0o4755).unwrap();
+    let mode = std::fs::metadata(v.vol.join("sub/ok.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o755, "no set-id bit");
+
+    symlink("/", v.vol.join("host")).unwrap();
+    assert!(
+        v.root
+            .rename(&p("sub/ok.txt"), &p("host/tmp/stolen"))
+            .is_err()
+    );
+    assert!(v.root.rename(&p("host/etc/passwd"), &p("mine")).is_err());
+    assert!(!std::path::Path::new("/tmp/stolen").exists());
+    v.root.rename(&p("sub/ok.txt"), &p("moved.txt")).unwrap();
+    assert!(v.vol.join("moved.txt").exists());
+    std::fs::write(v.vol.join("sub/other"), "x").unwrap();
+    assert!(matches!(
+        v.root.rename(&p("sub/other"), &p("moved.txt")),
+        Err(FsError::Exists)
+    ));
+    // Moving the link moves the link.
+    v.root.rename(&p("link"), &p("sub/link")).unwrap();
+    assert_eq!(v.root.stat(&p("sub/link")).unwrap().kind, Kind::Symlink);
+    assert!(v.outside.join("secret").exists());
+}
