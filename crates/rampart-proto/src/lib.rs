@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod servers;
 pub use servers::{
-    InstallSpec, PowerSignal, RegistryAuth, ServerEvent, ServerLimits, ServerSpec, ServerStats,
-    ServerStatus, StopSpec,
+    FileEntry, InstallSpec, PowerSignal, RegistryAuth, ServerEvent, ServerLimits, ServerSpec,
+    ServerStats, ServerStatus, StopSpec,
 };
 
 /// Version of this protocol; a hello with another one is refused.
@@ -112,13 +112,15 @@ pub enum Command {
     Input { server_id: String, line: String },
     /// Remove the container and the server's volume.
     DeleteServer { server_id: String },
+    /// List a directory of the server's volume (read-only).
+    ListFiles { server_id: String, path: String },
 }
 
 impl Command {
     /// Whether the command changes anything on the node (refused by read-only agents).
     pub fn is_mutating(&self) -> bool {
         match self {
-            Command::Describe | Command::Inventory => false,
+            Command::Describe | Command::Inventory | Command::ListFiles { .. } => false,
             Command::CreateServer { .. }
             | Command::Power { .. }
             | Command::Input { .. }
@@ -144,6 +146,13 @@ impl Command {
                 servers::check_input_line(line)
             }
             Command::DeleteServer { server_id } => servers::check_server_id(server_id),
+            Command::ListFiles { server_id, path } => {
+                servers::check_server_id(server_id)?;
+                if path.len() > 4096 || path.contains('\0') {
+                    return Err(ProtoError::Malformed("path".into()));
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -154,6 +163,7 @@ pub enum CommandResult {
     Described { stats: NodeStats },
     Done,
     Inventory { servers: Vec<ServerStatus> },
+    Files { items: Vec<FileEntry> },
     Refused { reason: String },
     Failed { reason: String },
 }
@@ -242,6 +252,11 @@ pub fn decode_agent(frame: &str) -> Result<AgentMessage, ProtoError> {
                 check_len("reason", reason)?
             }
             CommandResult::Done => {}
+            CommandResult::Files { items } => {
+                if items.len() > 100_000 {
+                    return Err(ProtoError::FieldTooLong("items"));
+                }
+            }
             CommandResult::Inventory { servers } => {
                 for s in servers {
                     servers::check_server_id(&s.server_id)?;

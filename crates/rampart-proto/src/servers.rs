@@ -98,6 +98,19 @@ pub enum PowerSignal {
     Kill,
 }
 
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    pub name: String,
+    /// file, dir, symlink or other.
+    pub kind: String,
+    pub size: u64,
+    pub mode: u32,
+    /// Unix seconds.
+    pub modified: i64,
+}
+
 /// One server as the agent sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

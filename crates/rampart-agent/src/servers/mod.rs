@@ -148,6 +148,40 @@ impl Servers {
             } => self.power(&server_id, signal, &stop).await,
             Command::Input { server_id, line } => self.input(&server_id, &line).await,
             Command::DeleteServer { server_id } => self.delete(&server_id).await,
+            Command::ListFiles { server_id, path } => {
+                let volume = self.volume(&server_id);
+                let listed = tokio::task::spawn_blocking(move || {
+                    let path = crate::fs::VolumePath::parse(&path)?;
+                    crate::fs::Root::open(&volume)?.list(&path)
+                })
+                .await;
+                return match listed {
+                    Ok(Ok(entries)) => CommandResult::Files {
+                        items: entries
+                            .into_iter()
+                            .map(|e| rampart_proto::FileEntry {
+                                kind: match e.kind {
+                                    crate::fs::Kind::File => "file",
+                                    crate::fs::Kind::Dir => "dir",
+                                    crate::fs::Kind::Symlink => "symlink",
+                                    crate::fs::Kind::Other => "other",
+                                }
+                                .to_owned(),
+                                name: e.name,
+                                size: e.size,
+                                mode: e.mode,
+                                modified: e.modified,
+                            })
+                            .collect(),
+                    },
+                    Ok(Err(e)) => CommandResult::Refused {
+                        reason: e.to_string(),
+                    },
+                    Err(_) => CommandResult::Failed {
+                        reason: "listing failed".into(),
+                    },
+                };
+            }
         };
         match outcome {
             Ok(()) => CommandResult::Done,

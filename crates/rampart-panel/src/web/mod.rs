@@ -226,6 +226,7 @@ fn routes() -> RouteTable {
         )
         .get("/api/v1/servers/{id}/stats", get(api::servers::stats))
         .get("/api/v1/servers/{id}/console", get(api::console::console))
+        .get("/api/v1/servers/{id}/files", get(api::files::list))
         .get_post(
             "/api/v1/servers/{id}/users",
             get(api::servers::sub_users).post(api::servers::grant),

@@ -408,6 +408,13 @@ fn table() -> Vec<Case> {
             None,
             OTHERS_SERVER_200,
         ),
+        // The node has no agent: the admin, who may see the server, hears so (409).
+        api(
+            Method::GET,
+            "/api/v1/servers/{id}/files",
+            None,
+            [401, 404, 404, 404, 409, 404],
+        ),
         api(
             Method::POST,
             "/api/v1/servers/{id}/users",

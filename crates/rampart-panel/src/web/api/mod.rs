@@ -4,6 +4,7 @@
 pub mod caller;
 pub mod console;
 pub mod error;
+pub mod files;
 pub mod handlers;
 pub mod json;
 pub mod nodes;
