@@ -251,6 +251,7 @@ fn routes() -> RouteTable {
         .get("/agent/link", get(agents::link))
         .get_post("/servers", get(ui::servers::list).post(ui::servers::create))
         .get("/servers/{id}", get(ui::servers::show))
+        .get("/servers/{id}/files", get(ui::servers::files))
         .post("/servers/{id}/power", post(ui::servers::power))
         .post("/servers/{id}/command", post(ui::servers::command))
         .post("/servers/{id}/reinstall", post(ui::servers::reinstall))

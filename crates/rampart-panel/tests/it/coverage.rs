@@ -269,6 +269,7 @@ fn table() -> Vec<Case> {
             [303, 403, 403, 400, 400, 403],
         ),
         get("/servers/{id}", [303, 404, 404, 404, 200, 404]),
+        get("/servers/{id}/files", [303, 404, 404, 404, 409, 404]),
         post(
             "/servers/{id}/power",
             &[("action", "start")],

@@ -138,5 +138,23 @@ async fn listing_a_servers_files_stays_inside_its_volume() {
         404,
         "another tenant sees no server"
     );
+
+    // The file browser page shows the same, with links into directories.
+    let browser = panel.session_for(owner).await;
+    let page = browser.get(&format!("/servers/{id}/files?path=/")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("server.properties"));
+    assert!(
+        page.body.contains("files?path=%2Fworld\">world/</a>"),
+        "{}",
+        page.body
+    );
+    let refused = browser
+        .get(&format!("/servers/{id}/files?path=host/etc"))
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(!refused.body.contains("passwd"));
+    let other = panel.session_for(tenant).await;
+    assert_eq!(other.get(&format!("/servers/{id}/files")).await.status, 404);
     agent.abort();
 }

@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use rampart_core::{Scope, ServerState};
-use rampart_proto::{Command, CommandResult};
+use rampart_proto::{Command, CommandResult, FileEntry};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,6 +19,7 @@ use super::error::ApiError;
 use super::types::ErrorBody;
 use crate::Services;
 use crate::servers::state_of;
+use crate::store::ServerRecord;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -75,7 +76,28 @@ pub async fn list(
     if state_of(&server) == ServerState::Suspended {
         return Err(ApiError::conflict("the server is suspended"));
     }
-    if q.path.len() > 4096 || q.path.contains('\0') {
+    let items = list_dir(&services, &server, &q.path)
+        .await?
+        .into_iter()
+        .map(|f| FileItem {
+            name: f.name,
+            kind: f.kind,
+            size: f.size,
+            mode: f.mode,
+            modified: f.modified,
+        })
+        .collect();
+    Ok(Json(FileList { items }))
+}
+
+/// Lists `path` of an authorized server's files through its node's agent
+/// (shared by the API and the file browser page).
+pub async fn list_dir(
+    services: &Services,
+    server: &ServerRecord,
+    path: &str,
+) -> Result<Vec<FileEntry>, ApiError> {
+    if path.len() > 4096 || path.contains('\0') {
         return Err(ApiError::bad_request("invalid path"));
     }
     let answer = services
@@ -84,25 +106,14 @@ pub async fn list(
             &server.node_id,
             Command::ListFiles {
                 server_id: server.id.to_string(),
-                path: q.path,
+                path: path.to_owned(),
             },
             Duration::from_secs(30),
         )
         .await
         .map_err(|e| ApiError::conflict(e.to_string()))?;
     match answer {
-        CommandResult::Files { items } => Ok(Json(FileList {
-            items: items
-                .into_iter()
-                .map(|f| FileItem {
-                    name: f.name,
-                    kind: f.kind,
-                    size: f.size,
-                    mode: f.mode,
-                    modified: f.modified,
-                })
-                .collect(),
-        })),
+        CommandResult::Files { items } => Ok(items),
         CommandResult::Refused { reason } => Err(refusal(&reason)),
         CommandResult::Failed { reason } => Err(ApiError::conflict(reason)),
         _ => Err(ApiError::conflict("unexpected answer from the agent")),

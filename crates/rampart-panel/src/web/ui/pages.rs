@@ -400,3 +400,21 @@ app_page!(ServerPage, "server.html" {
     variables: Vec<VariableRow>,
     flash: Flash,
 });
+
+pub struct FileRow {
+    pub name: String,
+    pub kind: String,
+    pub size: u64,
+    pub mode: String,
+    pub modified: String,
+    /// `path=…` (encoded) of the entry, for links into directories.
+    pub path: String,
+}
+
+app_page!(FilesPage, "files.html" {
+    server_id: String,
+    server_name: String,
+    crumbs: Vec<(String, String)>,
+    files: Vec<FileRow>,
+    flash: Flash,
+});

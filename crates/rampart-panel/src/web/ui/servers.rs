@@ -16,7 +16,9 @@ use rampart_proto::ServerLimits;
 use serde::Deserialize;
 
 use super::chrome;
-use super::pages::{Flash, GrantRow, ServerPage, ServerRow, ServersPage, VariableRow, render};
+use super::pages::{
+    FileRow, FilesPage, Flash, GrantRow, ServerPage, ServerRow, ServersPage, VariableRow, render,
+};
 use crate::Services;
 use crate::audit::{AuditNote, EventType};
 use crate::servers::{CreateRequest, DEFAULT_LIMITS, ServerError, spec_of, state_of};
@@ -576,4 +578,75 @@ pub async fn settings(
         },
     )
     .await
+}
+
+#[derive(Deserialize)]
+pub struct FilesQuery {
+    #[serde(default)]
+    path: String,
+}
+
+/// The file browser: one directory of the server's files, with breadcrumbs.
+pub async fn files(
+    State(services): State<Arc<Services>>,
+    s: SignedIn,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<FilesQuery>,
+) -> Result<Response, WebError> {
+    let (server, _) = services
+        .authorize_server(&s.principal, &id, Scope::ServerFilesView)
+        .await
+        .map_err(|e| web_error(e).err().unwrap_or(WebError::NotFound))?;
+    let parts: Vec<&str> = q
+        .path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    // Links carry the path as an encoded query (`path=…`).
+    let query = |p: &str| serde_urlencoded::to_string([("path", p)]).unwrap_or_default();
+    let mut crumbs = vec![("files".to_owned(), query("/"))];
+    for (i, part) in parts.iter().enumerate() {
+        crumbs.push((
+            (*part).to_owned(),
+            query(&format!("/{}", parts[..=i].join("/"))),
+        ));
+    }
+    let here = format!("/{}", parts.join("/"));
+    let (status, files, flash) = if state_of(&server) == rampart_core::ServerState::Suspended {
+        (
+            StatusCode::CONFLICT,
+            Vec::new(),
+            Flash::error("The server is suspended."),
+        )
+    } else {
+        match crate::web::api::files::list_dir(&services, &server, &here).await {
+            Ok(entries) => (
+                StatusCode::OK,
+                entries
+                    .into_iter()
+                    .map(|e| FileRow {
+                        path: query(&format!("{}/{}", here.trim_end_matches('/'), e.name)),
+                        mode: format!("{:o}", e.mode),
+                        modified: rampart_core::UnixTime(e.modified).to_utc_string(),
+                        name: e.name,
+                        kind: e.kind,
+                        size: e.size,
+                    })
+                    .collect(),
+                Flash::default(),
+            ),
+            Err(e) => (e.status, Vec::new(), Flash::error(e.message)),
+        }
+    };
+    Ok(render(
+        status,
+        &FilesPage {
+            chrome: chrome(&s.session, Some(&s.principal), "servers"),
+            server_id: server.id.to_string(),
+            server_name: server.name.clone(),
+            crumbs,
+            files,
+            flash,
+        },
+    ))
 }
