@@ -6,8 +6,10 @@
 //! next issue adjusts it as it writes).
 
 use std::collections::{HashMap, HashSet};
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::OwnedFd;
 use std::path::Path;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -17,44 +19,81 @@ pub const REFRESH: Duration = Duration::from_secs(60);
 /// Entries a walk visits at most (a tree larger than this is reported as
 /// at least what was counted).
 const MAX_ENTRIES: usize = 2_000_000;
+/// Directory levels a walk descends at most (one descriptor open per level).
+const MAX_DEPTH: usize = 256;
 
 /// Bytes allocated under `root` (which itself must be a real directory).
+/// Walks by directory descriptors: each child directory is opened from its
+/// parent's descriptor with `O_NOFOLLOW`, so a directory swapped for a
+/// symlink during the walk is skipped, never followed out of the volume.
 pub fn usage(root: &Path) -> std::io::Result<u64> {
-    let top = std::fs::symlink_metadata(root)?;
-    if !top.is_dir() {
-        return Ok(0);
-    }
-    let device = top.dev();
-    let mut total = top.blocks() * 512;
-    let mut seen_links = HashSet::new();
-    let mut stack = vec![root.to_path_buf()];
-    let mut visited = 0usize;
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
+    let dir = rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let top = rustix::fs::fstat(&dir)?;
+    let mut walk = Walk {
+        device: top.st_dev,
+        total: blocks(&top),
+        seen_links: HashSet::new(),
+        visited: 0,
+    };
+    walk.dir(&dir, 0);
+    Ok(walk.total)
+}
+
+fn blocks(st: &rustix::fs::Stat) -> u64 {
+    u64::try_from(st.st_blocks).unwrap_or(0) * 512
+}
+
+struct Walk {
+    device: u64,
+    total: u64,
+    seen_links: HashSet<u64>,
+    visited: usize,
+}
+
+impl Walk {
+    fn dir(&mut self, dir: &OwnedFd, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let Ok(entries) = rustix::fs::Dir::read_from(dir) else {
+            return;
         };
         for entry in entries.flatten() {
-            visited += 1;
-            if visited > MAX_ENTRIES {
-                return Ok(total);
+            let name = entry.file_name();
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                continue;
             }
-            // `DirEntry::metadata` does not follow symbolic links.
-            let Ok(meta) = entry.metadata() else {
+            self.visited += 1;
+            if self.visited > MAX_ENTRIES {
+                return;
+            }
+            let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) else {
                 continue;
             };
-            if meta.dev() != device {
+            if st.st_dev != self.device {
                 continue;
             }
-            if meta.nlink() > 1 && !meta.is_dir() && !seen_links.insert(meta.ino()) {
+            let is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
+            if st.st_nlink > 1 && !is_dir && !self.seen_links.insert(st.st_ino) {
                 continue;
             }
-            total += meta.blocks() * 512;
-            if meta.is_dir() {
-                stack.push(entry.path());
+            self.total += blocks(&st);
+            if is_dir
+                && let Ok(child) = rustix::fs::openat(
+                    dir,
+                    name,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+            {
+                self.dir(&child, depth + 1);
             }
         }
     }
-    Ok(total)
 }
 
 /// The last measurement of each server's volume.
@@ -115,5 +154,8 @@ mod tests {
         let after = usage(&root).unwrap();
         assert!(after < before + 64 * 1024, "{before} → {after}");
         assert_eq!(usage(&dir.path().join("missing")).ok(), None);
+        // A volume that is itself a symlink is not walked at all.
+        std::os::unix::fs::symlink(&root, dir.path().join("alias")).unwrap();
+        assert!(usage(&dir.path().join("alias")).is_err());
     }
 }
