@@ -110,6 +110,21 @@ impl Browser {
         }
     }
 
+    /// Console entries since the last call that are errors or refusals
+    /// (a CSP violation, a blocked resource): a page should have none.
+    pub async fn console_problems(&self) -> Vec<Value> {
+        self.console_log()
+            .await
+            .into_iter()
+            .filter(|e| {
+                let msg = e["message"].as_str().unwrap_or("");
+                e["level"] == "SEVERE"
+                    || msg.contains("Content Security Policy")
+                    || msg.contains("Refused to")
+            })
+            .collect()
+    }
+
     pub async fn close(self) {
         let _ = self.client.close().await;
     }

@@ -207,16 +207,7 @@ async fn setup_enroll_2fa_logout_login_with_code_in_chromium() {
     toggle.click().await.unwrap();
     assert!(sign_out.is_displayed().await.unwrap());
 
-    let log = browser.console_log().await;
-    let problems: Vec<_> = log
-        .iter()
-        .filter(|e| {
-            let msg = e["message"].as_str().unwrap_or("");
-            e["level"] == "SEVERE"
-                || msg.contains("Content Security Policy")
-                || msg.contains("Refused to")
-        })
-        .collect();
+    let problems = browser.console_problems().await;
     assert!(problems.is_empty(), "console problems: {problems:#?}");
     browser.close().await;
     panel.stop().await;

@@ -157,16 +157,7 @@ async fn the_server_page_runs_a_live_console_in_chromium() {
     )
     .await;
 
-    let log = browser.console_log().await;
-    let problems: Vec<_> = log
-        .iter()
-        .filter(|e| {
-            let msg = e["message"].as_str().unwrap_or("");
-            e["level"] == "SEVERE"
-                || msg.contains("Content Security Policy")
-                || msg.contains("Refused to")
-        })
-        .collect();
+    let problems = browser.console_problems().await;
     assert!(problems.is_empty(), "console problems: {problems:#?}");
     browser.close().await;
     assert_eq!(rig.power(&token, &id, "kill").await, 202);
