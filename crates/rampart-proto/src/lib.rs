@@ -11,7 +11,11 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod files;
 pub mod servers;
+pub use files::{
+    Direction, FileErrorCode, FileFailure, FileOp, TRANSFER_CHUNK, TransferEnd, UPLOAD_END,
+};
 pub use servers::{
     FileEntry, InstallSpec, PowerSignal, RegistryAuth, ServerEvent, ServerLimits, ServerSpec,
     ServerStats, ServerStatus, StopSpec,
@@ -114,6 +118,22 @@ pub enum Command {
     DeleteServer { server_id: String },
     /// List a directory of the server's volume (read-only).
     ListFiles { server_id: String, path: String },
+    /// An operation on the server's files. `quota_bytes` is the server's
+    /// disk limit (0: none); writes past it fail and leave nothing behind.
+    Files {
+        server_id: String,
+        quota_bytes: u64,
+        op: FileOp,
+    },
+    /// Open a file for a transfer socket (see [`files`]); the agent answers
+    /// [`CommandResult::Opened`] and dials `/agent/transfer` with `ticket`.
+    Transfer {
+        server_id: String,
+        path: String,
+        direction: Direction,
+        ticket: String,
+        quota_bytes: u64,
+    },
 }
 
 impl Command {
@@ -121,6 +141,8 @@ impl Command {
     pub fn is_mutating(&self) -> bool {
         match self {
             Command::Describe | Command::Inventory | Command::ListFiles { .. } => false,
+            Command::Files { op, .. } => op.is_mutating(),
+            Command::Transfer { direction, .. } => *direction != Direction::Read,
             Command::CreateServer { .. }
             | Command::Power { .. }
             | Command::Input { .. }
@@ -148,10 +170,21 @@ impl Command {
             Command::DeleteServer { server_id } => servers::check_server_id(server_id),
             Command::ListFiles { server_id, path } => {
                 servers::check_server_id(server_id)?;
-                if path.len() > 4096 || path.contains('\0') {
-                    return Err(ProtoError::Malformed("path".into()));
-                }
-                Ok(())
+                files::check_path(path)
+            }
+            Command::Files { server_id, op, .. } => {
+                servers::check_server_id(server_id)?;
+                op.validate()
+            }
+            Command::Transfer {
+                server_id,
+                path,
+                ticket,
+                ..
+            } => {
+                servers::check_server_id(server_id)?;
+                files::check_path(path)?;
+                files::check_ticket(ticket)
             }
         }
     }
@@ -160,12 +193,30 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CommandResult {
-    Described { stats: NodeStats },
+    Described {
+        stats: NodeStats,
+    },
     Done,
-    Inventory { servers: Vec<ServerStatus> },
-    Files { items: Vec<FileEntry> },
-    Refused { reason: String },
-    Failed { reason: String },
+    Inventory {
+        servers: Vec<ServerStatus>,
+    },
+    Files {
+        items: Vec<FileEntry>,
+    },
+    /// A transfer's file is open; `size` is its size now.
+    Opened {
+        size: u64,
+    },
+    /// A file operation failed for the reason given.
+    FileFailed {
+        error: FileFailure,
+    },
+    Refused {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 /// Facts about a node, sent with every heartbeat.
@@ -251,7 +302,8 @@ pub fn decode_agent(frame: &str) -> Result<AgentMessage, ProtoError> {
             CommandResult::Refused { reason } | CommandResult::Failed { reason } => {
                 check_len("reason", reason)?
             }
-            CommandResult::Done => {}
+            CommandResult::Done | CommandResult::Opened { .. } => {}
+            CommandResult::FileFailed { error } => check_len("message", &error.message)?,
             CommandResult::Files { items } => {
                 if items.len() > 100_000 {
                     return Err(ProtoError::FieldTooLong("items"));

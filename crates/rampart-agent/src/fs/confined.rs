@@ -31,6 +31,12 @@ pub enum FsError {
     NotRegular,
     #[error("already exists")]
     Exists,
+    #[error("the server's disk quota would be exceeded")]
+    Quota,
+    #[error("archive refused: {0}")]
+    BadArchive(String),
+    #[error("the offset is not the file's current size")]
+    Offset,
     #[error("file system error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -89,6 +95,19 @@ impl VolumePath {
             Some((parent, name)) => (VolumePath(parent.to_owned()), name),
             None => (VolumePath(String::new()), self.0.as_str()),
         })
+    }
+
+    /// This path with one more component (a name read from a directory).
+    pub fn join(&self, name: &str) -> Result<VolumePath, FsError> {
+        if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+            return Err(FsError::BadPath("bad name"));
+        }
+        VolumePath::parse(&format!("{}/{name}", self.0))
+    }
+
+    /// The path as given to the opener, without a leading slash.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 
     fn as_arg(&self) -> &str {
@@ -198,6 +217,54 @@ impl Root {
         Ok(std::fs::File::from(fd))
     }
 
+    /// Opens an existing regular file for writing at its end, without
+    /// truncating it (a resumed upload).
+    pub fn append(&self, path: &VolumePath) -> Result<std::fs::File, FsError> {
+        let fd = self.open_at(path, OFlags::WRONLY, Mode::empty())?;
+        if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) != FileType::RegularFile {
+            return Err(FsError::NotRegular);
+        }
+        Ok(std::fs::File::from(fd))
+    }
+
+    /// Creates a new, empty file `name` (which must not exist) in the
+    /// directory holding `path`, for contents that replace `path` later
+    /// with [`Root::replace`]. Returns the directory's descriptor with it.
+    pub fn create_beside(
+        &self,
+        path: &VolumePath,
+        name: &str,
+    ) -> Result<(OwnedFd, std::fs::File), FsError> {
+        let (parent, _) = path.split().ok_or(FsError::NotRegular)?;
+        let dir = self.dir(&parent)?;
+        let fd = rustix::fs::openat(
+            &dir,
+            name,
+            OFlags::WRONLY
+                | OFlags::CREATE
+                | OFlags::EXCL
+                | OFlags::NOFOLLOW
+                | OFlags::NONBLOCK
+                | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )?;
+        Ok((dir, std::fs::File::from(fd)))
+    }
+
+    /// Mkdir for every missing directory of `path`, never through a link.
+    pub fn mkdir_all(&self, path: &VolumePath) -> Result<(), FsError> {
+        let mut at = VolumePath(String::new());
+        for name in path.0.split('/').filter(|n| !n.is_empty()) {
+            at = at.join(name)?;
+            match self.mkdir(&at) {
+                Ok(()) | Err(FsError::Exists) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // Whatever is there now must be a real directory.
+        self.dir(path).map(drop)
+    }
+
     pub fn mkdir(&self, path: &VolumePath) -> Result<(), FsError> {
         let (parent, name) = path.split().ok_or(FsError::Exists)?;
         let dir = self.dir(&parent)?;
@@ -273,6 +340,18 @@ impl Root {
         let name = std::ffi::CString::new(name).map_err(|_| FsError::BadPath("NUL"))?;
         remove_at(&dir, &name, 0)
     }
+}
+
+/// Puts the file `tmp` in `dir` in the place of `name` (a file or link
+/// there is replaced, a directory is not).
+pub fn replace(dir: &OwnedFd, tmp: &str, name: &str) -> Result<(), FsError> {
+    rustix::fs::renameat(dir, tmp, dir, name)?;
+    Ok(())
+}
+
+/// Removes the file `name` of `dir` (cleanup of an aborted upload).
+pub fn unlink(dir: &OwnedFd, name: &str) {
+    let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
 }
 
 fn entry(name: &str, st: &rustix::fs::Stat) -> Entry {

@@ -2,8 +2,10 @@
 //! failure wait (jittered exponential backoff, 1 s doubling to 60 s) and
 //! dial again. Running servers never depend on the link being up.
 
+mod dial;
 pub mod pinned;
 mod session;
+mod transfer;
 
 use std::path::PathBuf;
 use std::sync::Arc;

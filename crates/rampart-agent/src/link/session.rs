@@ -13,32 +13,10 @@ use tokio::sync::mpsc;
 
 use crate::servers::Servers;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::AgentOptions;
 use crate::state::AgentState;
 use crate::{AGENT_VERSION, AgentError};
-
-/// `http://h:p` → `ws://h:p/agent/link`, `https://h:p` → `wss://h:p/agent/link`.
-fn link_url(panel_url: &str) -> Result<String, AgentError> {
-    let base = panel_url.trim_end_matches('/');
-    if let Some(rest) = base.strip_prefix("http://") {
-        Ok(format!("ws://{rest}/agent/link"))
-    } else if let Some(rest) = base.strip_prefix("https://") {
-        Ok(format!("wss://{rest}/agent/link"))
-    } else {
-        Err(AgentError::Url(format!(
-            "{base}: expected http:// or https://"
-        )))
-    }
-}
-
-fn header(value: &str) -> Result<HeaderValue, AgentError> {
-    HeaderValue::from_str(value)
-        .map_err(|_| AgentError::State("credential or node id is not a valid header value".into()))
-}
 
 /// Console bytes taken from the event buffer per flush.
 const FLUSH_BUDGET: usize = 512 * 1024;
@@ -94,37 +72,7 @@ pub(super) async fn run(
     options: &AgentOptions,
     servers: &Arc<Servers>,
 ) -> Result<(), AgentError> {
-    let mut request = link_url(&state.panel_url)?
-        .into_client_request()
-        .map_err(|e| AgentError::Url(e.to_string()))?;
-    request.headers_mut().insert(
-        "authorization",
-        header(&format!("Bearer {}", state.credential))?,
-    );
-    request
-        .headers_mut()
-        .insert("x-rampart-node", header(&state.node_id)?);
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_FRAME_BYTES))
-        .max_frame_size(Some(MAX_FRAME_BYTES));
-    let connector = match (
-        &state.panel_fingerprint,
-        state.panel_url.starts_with("https://"),
-    ) {
-        (Some(fp), true) => Some(tokio_tungstenite::Connector::Rustls(
-            super::pinned::client_config(fp)?,
-        )),
-        (None, true) => {
-            return Err(AgentError::State(
-                "an https:// panel needs a pinned certificate fingerprint".into(),
-            ));
-        }
-        _ => None,
-    };
-    let (ws, _) =
-        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), false, connector)
-            .await
-            .map_err(|e| AgentError::Panel(crate::state::error_chain(&e)))?;
+    let ws = super::dial::dial(state, "/agent/link", &[]).await?;
     let (mut out, mut inc) = ws.split();
     let send = |m: AgentMessage| Message::Text(encode(&m).into());
 
@@ -160,6 +108,8 @@ pub(super) async fn run(
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (reply_tx, mut replies) = mpsc::channel::<AgentMessage>(64);
+    // The credential transfers dial with (a rotation replaces it).
+    let mut live = state.clone();
     loop {
         tokio::select! {
             _ = async { tokio::select! { _ = flush.tick() => {}, () = servers.events.urgent.notified() => {} } } => {
@@ -203,6 +153,15 @@ pub(super) async fn run(
                             CommandResult::Described {
                                 stats: crate::stats::gather(&options.data_dir).await,
                             }
+                        } else if let Command::Transfer { server_id, path, direction, ticket, quota_bytes } = command {
+                            let job = super::transfer::Job {
+                                volume: servers.volume_of(&server_id, quota_bytes),
+                                path,
+                                direction,
+                                tmp: servers.temp_name(),
+                            };
+                            tokio::spawn(super::transfer::run(live.clone(), ticket, job, id, reply_tx.clone()));
+                            continue;
                         } else {
                             // Server commands may take a while (stops wait
                             // for the server): run them beside the link.
@@ -222,6 +181,7 @@ pub(super) async fn run(
                         let mut rotated = state.clone();
                         rotated.credential = credential;
                         rotated.save(&options.data_dir)?;
+                        live = rotated;
                         tracing::info!(node = %state.node_id, "credential rotated");
                         AgentMessage::Rotated
                     }
@@ -275,14 +235,15 @@ mod tests {
 
     #[test]
     fn link_urls() {
+        use super::super::dial::ws_url;
         assert_eq!(
-            link_url("http://127.0.0.1:8080/").unwrap(),
+            ws_url("http://127.0.0.1:8080/", "/agent/link").unwrap(),
             "ws://127.0.0.1:8080/agent/link"
         );
         assert_eq!(
-            link_url("https://panel.example:8443").unwrap(),
-            "wss://panel.example:8443/agent/link"
+            ws_url("https://panel.example:8443", "/agent/transfer").unwrap(),
+            "wss://panel.example:8443/agent/transfer"
         );
-        assert!(link_url("ftp://x").is_err());
+        assert!(ws_url("ftp://x", "/agent/link").is_err());
     }
 }

@@ -125,6 +125,30 @@ impl DiskUsage {
         }
     }
 
+    /// Adds `bytes` to the figure unless that passes `limit` (0: no limit);
+    /// the figure keeps its age (writes do not replace a walk).
+    pub fn reserve(&self, server_id: &str, bytes: u64, limit: u64) -> bool {
+        let Ok(mut c) = self.cached.lock() else {
+            return false;
+        };
+        let slot = c.entry(server_id.to_owned()).or_insert((0, Instant::now()));
+        let next = slot.0.saturating_add(bytes);
+        if limit != 0 && next > limit {
+            return false;
+        }
+        slot.0 = next;
+        true
+    }
+
+    /// Takes `bytes` off the figure.
+    pub fn release(&self, server_id: &str, bytes: u64) {
+        if let Ok(mut c) = self.cached.lock()
+            && let Some(slot) = c.get_mut(server_id)
+        {
+            slot.0 = slot.0.saturating_sub(bytes);
+        }
+    }
+
     pub fn forget(&self, server_id: &str) {
         if let Ok(mut c) = self.cached.lock() {
             c.remove(server_id);

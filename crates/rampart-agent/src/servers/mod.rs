@@ -9,6 +9,7 @@
 
 pub mod disk;
 pub mod events;
+pub mod files;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -74,7 +75,7 @@ pub struct Servers {
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     serial: AtomicU64,
     report: tokio::sync::Mutex<()>,
-    pub disk: disk::DiskUsage,
+    pub disk: Arc<disk::DiskUsage>,
 }
 
 impl std::fmt::Debug for Servers {
@@ -101,7 +102,7 @@ impl Servers {
             locks: Mutex::new(HashMap::new()),
             serial: AtomicU64::new(0),
             report: tokio::sync::Mutex::new(()),
-            disk: disk::DiskUsage::default(),
+            disk: Arc::default(),
         })
     }
 
@@ -156,23 +157,8 @@ impl Servers {
                 })
                 .await;
                 return match listed {
-                    Ok(Ok(entries)) => CommandResult::Files {
-                        items: entries
-                            .into_iter()
-                            .map(|e| rampart_proto::FileEntry {
-                                kind: match e.kind {
-                                    crate::fs::Kind::File => "file",
-                                    crate::fs::Kind::Dir => "dir",
-                                    crate::fs::Kind::Symlink => "symlink",
-                                    crate::fs::Kind::Other => "other",
-                                }
-                                .to_owned(),
-                                name: e.name,
-                                size: e.size,
-                                mode: e.mode,
-                                modified: e.modified,
-                            })
-                            .collect(),
+                    Ok(Ok(list)) => CommandResult::Files {
+                        items: files::entries(list),
                     },
                     Ok(Err(e)) => CommandResult::Refused {
                         reason: e.to_string(),
@@ -180,6 +166,16 @@ impl Servers {
                     Err(_) => CommandResult::Failed {
                         reason: "listing failed".into(),
                     },
+                };
+            }
+            Command::Files {
+                server_id,
+                quota_bytes,
+                op,
+            } => return self.file_op(&server_id, quota_bytes, op).await,
+            Command::Transfer { .. } => {
+                return CommandResult::Failed {
+                    reason: "transfers are opened by the link".into(),
                 };
             }
         };

@@ -8,9 +8,11 @@ mod hub;
 pub mod link;
 mod nodes;
 pub mod tls;
+mod transfers;
 
 pub use hub::{AgentHub, RequestError};
 pub use nodes::{EnrollError, NewNodeToken, NodeError};
+pub use transfers::{Transfers, Waiting};
 
 /// Seconds between heartbeats the panel asks for.
 pub const HEARTBEAT_SECS: u32 = 5;

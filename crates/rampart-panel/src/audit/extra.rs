@@ -36,6 +36,22 @@ macro_rules! displayed {
 }
 displayed!(Username, RoleName, Role, Scope);
 
+/// A path inside a server's files, as the caller gave it (cut at 512 bytes).
+#[derive(Debug, Clone)]
+pub struct FilePath(pub String);
+
+impl AuditValue for FilePath {
+    fn audit_value(&self) -> Value {
+        let mut s = self.0.clone();
+        let mut cut = s.len().min(512);
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        Value::String(s)
+    }
+}
+
 impl AuditValue for UserId {
     fn audit_value(&self) -> Value {
         Value::from(self.0)

@@ -91,14 +91,15 @@ pub async fn enroll(
     }
 }
 
-pub async fn link(
-    State(services): State<Arc<Services>>,
+/// The agent a request comes from, by its node id and credential headers.
+async fn authenticate(
+    services: &Services,
     peer: Peer,
-    tls: Option<axum::Extension<AgentTlsListener>>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Result<Response, ApiError> {
-    if !allowed(peer, tls.is_some(), services.settings.insecure_agent_link) {
+    tls: bool,
+    headers: &HeaderMap,
+    action: &'static str,
+) -> Result<crate::store::NodeRecord, ApiError> {
+    if !allowed(peer, tls, services.settings.insecure_agent_link) {
         return Err(needs_tls());
     }
     let node = headers
@@ -110,18 +111,28 @@ pub async fn link(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let Some(record) = services.authenticate_agent(node, credential).await? else {
-        let mut err = ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credential",
-            "unknown node or credential",
-        );
-        err.note = Some(Box::new(AuditNote::new(
-            EventType::AuthFailed,
-            "agent.link",
-        )));
-        return Err(err);
-    };
+    match services.authenticate_agent(node, credential).await? {
+        Some(record) => Ok(record),
+        None => {
+            let mut err = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credential",
+                "unknown node or credential",
+            );
+            err.note = Some(Box::new(AuditNote::new(EventType::AuthFailed, action)));
+            Err(err)
+        }
+    }
+}
+
+pub async fn link(
+    State(services): State<Arc<Services>>,
+    peer: Peer,
+    tls: Option<axum::Extension<AgentTlsListener>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let record = authenticate(&services, peer, tls.is_some(), &headers, "agent.link").await?;
     let runner = services.clone();
     // Small buffers that grow on demand: a thousand idle links must not
     // each hold tungstenite's default 128 KiB read and write buffers.
@@ -131,6 +142,36 @@ pub async fn link(
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| crate::agents::link::run(runner, record, socket)))
+}
+
+/// `GET /agent/transfer`: a file's bytes, on a socket of their own (see
+/// `rampart_proto::files`). Needs the agent's credential and a ticket the
+/// panel issued to that node for one waiting request.
+pub async fn transfer(
+    State(services): State<Arc<Services>>,
+    peer: Peer,
+    tls: Option<axum::Extension<AgentTlsListener>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let record = authenticate(&services, peer, tls.is_some(), &headers, "agent.transfer").await?;
+    let ticket = headers
+        .get("x-rampart-ticket")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    if !services.transfers.is_expected(&record.id, &ticket) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "invalid_ticket",
+            "no transfer waits for this ticket",
+        ));
+    }
+    let transfers = services.transfers.clone();
+    Ok(ws
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| async move { transfers.deliver(&record.id, &ticket, socket) }))
 }
 
 #[cfg(test)]

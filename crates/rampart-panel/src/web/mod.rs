@@ -227,6 +227,31 @@ fn routes() -> RouteTable {
         .get("/api/v1/servers/{id}/stats", get(api::servers::stats))
         .get("/api/v1/servers/{id}/console", get(api::console::console))
         .get("/api/v1/servers/{id}/files", get(api::files::list))
+        .methods(
+            "/api/v1/servers/{id}/files/content",
+            &[Method::GET, Method::PUT],
+            get(api::file_content::read).put(api::file_content::write),
+        )
+        .get("/api/v1/servers/{id}/files/search", get(api::files::search))
+        .post("/api/v1/servers/{id}/files/mkdir", post(api::files::mkdir))
+        .post(
+            "/api/v1/servers/{id}/files/rename",
+            post(api::files::rename),
+        )
+        .post("/api/v1/servers/{id}/files/copy", post(api::files::copy))
+        .post(
+            "/api/v1/servers/{id}/files/delete",
+            post(api::files::delete),
+        )
+        .post("/api/v1/servers/{id}/files/chmod", post(api::files::chmod))
+        .post(
+            "/api/v1/servers/{id}/files/extract",
+            post(api::files::extract),
+        )
+        .post(
+            "/api/v1/servers/{id}/files/archive",
+            post(api::files::archive),
+        )
         .get_post(
             "/api/v1/servers/{id}/users",
             get(api::servers::sub_users).post(api::servers::grant),
@@ -249,6 +274,7 @@ fn routes() -> RouteTable {
         )
         .post("/agent/enroll", post(agents::enroll))
         .get("/agent/link", get(agents::link))
+        .get("/agent/transfer", get(agents::transfer))
         .get_post("/servers", get(ui::servers::list).post(ui::servers::create))
         .get("/servers/{id}", get(ui::servers::show))
         .get("/servers/{id}/files", get(ui::servers::files))
@@ -303,6 +329,7 @@ pub fn agent_router(services: Arc<Services>) -> Router {
     Router::new()
         .route("/agent/enroll", post(agents::enroll))
         .route("/agent/link", get(agents::link))
+        .route("/agent/transfer", get(agents::transfer))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             services.clone(),

@@ -11,8 +11,25 @@ use rampart_panel::store::NewServer;
 use rampart_testkit::spawn_panel_no_forced_2fa;
 use serde_json::Value;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn listing_a_servers_files_stays_inside_its_volume() {
+/// A panel, a real agent (no Docker needed: files are the agent's own
+/// work), and one server record whose volume the agent serves.
+pub struct FilesRig {
+    pub panel: rampart_testkit::TestPanel,
+    pub owner: rampart_core::UserId,
+    pub tenant: rampart_core::UserId,
+    pub id: ServerId,
+    pub volume: std::path::PathBuf,
+    pub _dir: tempfile::TempDir,
+    agent: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FilesRig {
+    fn drop(&mut self) {
+        self.agent.abort();
+    }
+}
+
+pub async fn files_rig(disk_mb: u64) -> FilesRig {
     let panel = spawn_panel_no_forced_2fa().await;
     let owner = panel.user("olga", "operator").await;
     let tenant = panel.user("tina", "developer").await;
@@ -48,7 +65,7 @@ async fn listing_a_servers_files_stays_inside_its_volume() {
     let spec = serde_json::json!({
         "server_id": id.as_str(), "owner": owner.0.to_string(), "image": "busybox:stable",
         "argv": ["sh"], "env": [], "limits": {"memory_mb": 64, "cpu_percent": 100, "pids": 64,
-        "disk_mb": 100, "io_weight": 500, "swap_allowed": false}, "ports": [], "capabilities": [],
+        "disk_mb": disk_mb, "io_weight": 500, "swap_allowed": false}, "ports": [], "capabilities": [],
         "read_only_root": true, "stop": {"command": null, "timeout_secs": 5}, "install": null
     });
     panel
@@ -70,6 +87,23 @@ async fn listing_a_servers_files_stays_inside_its_volume() {
         .await
         .unwrap();
     let volume = dir.path().join("volumes").join(id.as_str());
+    std::fs::create_dir_all(&volume).unwrap();
+    FilesRig {
+        panel,
+        owner,
+        tenant,
+        id,
+        volume,
+        _dir: dir,
+        agent,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_a_servers_files_stays_inside_its_volume() {
+    let rig = files_rig(100).await;
+    let (panel, owner, tenant, id, volume) =
+        (&rig.panel, rig.owner, rig.tenant, &rig.id, &rig.volume);
     std::fs::create_dir_all(volume.join("world")).unwrap();
     std::fs::write(volume.join("server.properties"), "motd=hi\n").unwrap();
     std::os::unix::fs::symlink("/", volume.join("host")).unwrap();
@@ -156,5 +190,4 @@ async fn listing_a_servers_files_stays_inside_its_volume() {
     assert!(!refused.body.contains("passwd"));
     let other = panel.session_for(tenant).await;
     assert_eq!(other.get(&format!("/servers/{id}/files")).await.status, 404);
-    agent.abort();
 }

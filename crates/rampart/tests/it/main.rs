@@ -11,6 +11,7 @@ mod audit_cli;
 mod browser;
 mod config_layers;
 mod docs;
+mod file_manager;
 mod files;
 mod isolation;
 mod nodes;

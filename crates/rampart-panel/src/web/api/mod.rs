@@ -4,6 +4,7 @@
 pub mod caller;
 pub mod console;
 pub mod error;
+pub mod file_content;
 pub mod files;
 pub mod handlers;
 pub mod json;
