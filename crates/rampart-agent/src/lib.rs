@@ -9,6 +9,7 @@ pub mod fs;
 pub mod link;
 pub mod runtime;
 pub mod servers;
+pub mod sftp;
 pub mod state;
 pub mod stats;
 

@@ -70,6 +70,38 @@ pub enum AgentMessage {
     Events {
         events: Vec<ServerEvent>,
     },
+    /// An SFTP client logs in as `<panel user>.<server id without sv_>`;
+    /// the panel checks the password (with its login limits) and the
+    /// user's access to the server, and answers [`PanelMessage::SftpAnswer`].
+    SftpLogin {
+        id: u64,
+        username: String,
+        password: String,
+        ip: String,
+    },
+    /// Does an SFTP session's access still hold? (asked again at most every
+    /// few seconds, and after every [`PanelMessage::AccessChanged`]).
+    SftpCheck {
+        id: u64,
+        user_id: i64,
+        server_id: String,
+        stamp: String,
+    },
+}
+
+/// What an SFTP session may do, as the panel decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftpAccess {
+    pub user_id: i64,
+    pub server_id: String,
+    /// `server.files.edit` (view is implied: without it there is no access).
+    pub can_edit: bool,
+    /// The server's disk limit (0: none).
+    pub quota_bytes: u64,
+    /// Changes when the user's password does: a session started with an
+    /// older stamp ends.
+    pub stamp: String,
 }
 
 /// What the panel sends.
@@ -93,6 +125,13 @@ pub enum PanelMessage {
     Rotate {
         credential: String,
     },
+    /// The answer to an SFTP login or check; `None`: no access.
+    SftpAnswer {
+        id: u64,
+        access: Option<SftpAccess>,
+    },
+    /// Users, grants or servers changed: SFTP sessions check again now.
+    AccessChanged,
 }
 
 /// Commands the panel can ask of an agent.
@@ -321,6 +360,24 @@ pub fn decode_agent(frame: &str) -> Result<AgentMessage, ProtoError> {
             }
         }
         AgentMessage::Pong { .. } | AgentMessage::Rotated => {}
+        AgentMessage::SftpLogin {
+            username,
+            password,
+            ip,
+            ..
+        } => {
+            check_len("username", username)?;
+            check_len("ip", ip)?;
+            if password.len() > 1024 {
+                return Err(ProtoError::FieldTooLong("password"));
+            }
+        }
+        AgentMessage::SftpCheck {
+            server_id, stamp, ..
+        } => {
+            servers::check_server_id(server_id)?;
+            check_len("stamp", stamp)?;
+        }
     }
     Ok(msg)
 }
@@ -336,6 +393,12 @@ pub fn decode_panel(frame: &str) -> Result<PanelMessage, ProtoError> {
             command.validate()?;
         }
         PanelMessage::Rotate { credential } => check_len("credential", credential)?,
+        PanelMessage::SftpAnswer {
+            access: Some(a), ..
+        } => {
+            servers::check_server_id(&a.server_id)?;
+            check_len("stamp", &a.stamp)?;
+        }
         _ => {}
     }
     Ok(msg)

@@ -159,6 +159,25 @@ pub struct AgentArgs {
     /// Report and stream only; refuse every command that would change the node.
     #[arg(long, env = "RAMPART_READ_ONLY")]
     pub read_only: bool,
+    /// Where the node's SFTP server listens ("off" for none).
+    #[arg(
+        long,
+        env = "RAMPART_SFTP_LISTEN",
+        value_name = "ADDR",
+        default_value = "0.0.0.0:5657"
+    )]
+    pub sftp_listen: String,
+}
+
+/// `off` → no SFTP server; anything else must be an address with a port.
+pub fn parse_sftp_listen(value: &str) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    if value == "off" {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|_| anyhow::anyhow!("--sftp-listen: expected ADDRESS:PORT or off, got {value:?}"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -217,6 +217,53 @@ impl Root {
         Ok(std::fs::File::from(fd))
     }
 
+    /// Opens a regular file for SFTP: reading and/or writing, created
+    /// (exclusively, when asked) and truncated as the client asks — never
+    /// through a link.
+    pub fn open_file(
+        &self,
+        path: &VolumePath,
+        write: bool,
+        create: bool,
+        truncate: bool,
+        exclusive: bool,
+    ) -> Result<std::fs::File, FsError> {
+        if path.is_root() {
+            return Err(FsError::NotRegular);
+        }
+        let mut flags = if write { OFlags::RDWR } else { OFlags::RDONLY };
+        if write && create {
+            flags |= OFlags::CREATE;
+        }
+        if write && exclusive {
+            flags |= OFlags::EXCL;
+        }
+        if write && truncate {
+            flags |= OFlags::TRUNC;
+        }
+        // openat2 takes a mode only with O_CREAT.
+        let mode = if flags.contains(OFlags::CREATE) {
+            Mode::from_raw_mode(0o644)
+        } else {
+            Mode::empty()
+        };
+        let fd = self.open_at(path, flags, mode)?;
+        if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) != FileType::RegularFile {
+            return Err(FsError::NotRegular);
+        }
+        Ok(std::fs::File::from(fd))
+    }
+
+    /// Removes an empty directory.
+    pub fn rmdir(&self, path: &VolumePath) -> Result<(), FsError> {
+        let (parent, name) = path
+            .split()
+            .ok_or(FsError::BadPath("the root cannot be removed"))?;
+        let dir = self.dir(&parent)?;
+        rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR)?;
+        Ok(())
+    }
+
     /// Opens an existing regular file for writing at its end, without
     /// truncating it (a resumed upload).
     pub fn append(&self, path: &VolumePath) -> Result<std::fs::File, FsError> {

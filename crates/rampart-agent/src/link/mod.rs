@@ -2,6 +2,7 @@
 //! failure wait (jittered exponential backoff, 1 s doubling to 60 s) and
 //! dial again. Running servers never depend on the link being up.
 
+pub mod asker;
 mod dial;
 pub mod pinned;
 mod session;
@@ -24,6 +25,8 @@ pub struct AgentOptions {
     /// The node address servers' ports are published on.
     pub bind_ip: std::net::IpAddr,
     pub rng: Arc<dyn Random>,
+    /// Where the SFTP server listens (`None`: no SFTP on this node).
+    pub sftp_listen: Option<std::net::SocketAddr>,
 }
 
 impl std::fmt::Debug for AgentOptions {
@@ -32,6 +35,15 @@ impl std::fmt::Debug for AgentOptions {
             .field("data_dir", &self.data_dir)
             .field("read_only", &self.read_only)
             .finish_non_exhaustive()
+    }
+}
+
+/// Stops a background task when the agent stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -59,6 +71,25 @@ pub async fn run(
     // Outlives every connection: servers keep their console followers.
     let servers = Servers::new(&options.data_dir, options.bind_ip, &state.node_id);
     servers.spawn_stats();
+    let asker = Arc::new(asker::PanelAsker::default());
+    let _sftp = match options.sftp_listen {
+        Some(addr) => match crate::sftp::start(
+            addr,
+            &options.data_dir,
+            options.rng.as_ref(),
+            servers.clone(),
+            asker.clone(),
+        )
+        .await
+        {
+            Ok(task) => Some(AbortOnDrop(task)),
+            Err(e) => {
+                tracing::error!(error = %e, %addr, "the SFTP server could not start");
+                None
+            }
+        },
+        None => None,
+    };
     loop {
         let started = tokio::time::Instant::now();
         // The credential may have been rotated during the last session.
@@ -67,7 +98,7 @@ pub async fn run(
             _ => state.clone(),
         };
         tokio::select! {
-            outcome = session::run(&current, &options, &servers) => {
+            outcome = session::run(&current, &options, &servers, &asker) => {
                 match outcome {
                     Ok(()) => tracing::info!("link closed by the panel"),
                     Err(e) => tracing::warn!(error = %e, "link failed"),

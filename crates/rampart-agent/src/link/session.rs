@@ -18,6 +18,15 @@ use super::AgentOptions;
 use crate::state::AgentState;
 use crate::{AGENT_VERSION, AgentError};
 
+/// Detaches the asker from a link that ended (its questions fail at once).
+struct Detach(Arc<super::asker::PanelAsker>);
+
+impl Drop for Detach {
+    fn drop(&mut self) {
+        self.0.detach();
+    }
+}
+
 /// Console bytes taken from the event buffer per flush.
 const FLUSH_BUDGET: usize = 512 * 1024;
 /// How often buffered events are sent (at most 20 frames a second).
@@ -71,6 +80,7 @@ pub(super) async fn run(
     state: &AgentState,
     options: &AgentOptions,
     servers: &Arc<Servers>,
+    asker: &Arc<super::asker::PanelAsker>,
 ) -> Result<(), AgentError> {
     let ws = super::dial::dial(state, "/agent/link", &[]).await?;
     let (mut out, mut inc) = ws.split();
@@ -110,6 +120,8 @@ pub(super) async fn run(
     let (reply_tx, mut replies) = mpsc::channel::<AgentMessage>(64);
     // The credential transfers dial with (a rotation replaces it).
     let mut live = state.clone();
+    asker.attach(reply_tx.clone());
+    let _detach = Detach(asker.clone());
     loop {
         tokio::select! {
             _ = async { tokio::select! { _ = flush.tick() => {}, () = servers.events.urgent.notified() => {} } } => {
@@ -176,6 +188,14 @@ pub(super) async fn run(
                         AgentMessage::Response { id, result }
                     }
                     Ok(PanelMessage::Welcome { .. }) => continue,
+                    Ok(PanelMessage::SftpAnswer { id, access }) => {
+                        asker.answer(id, access);
+                        continue;
+                    }
+                    Ok(PanelMessage::AccessChanged) => {
+                        asker.access_changed();
+                        continue;
+                    }
                     Ok(PanelMessage::Rotate { credential }) => {
                         // Saved before acknowledging: the next connection uses it.
                         let mut rotated = state.clone();

@@ -96,6 +96,15 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
     tokio::spawn(async move { reconciling.reconcile_node(&node_id).await });
 
     let silence = Duration::from_secs(OFFLINE_AFTER_SECS as u64);
+    // Users, roles, grants or servers changed: the agent's SFTP sessions
+    // check their access again (polled: a few atomic loads a second).
+    let access_now = |s: &Services| {
+        s.store
+            .auth_epoch()
+            .wrapping_add(s.consoles.access_generation())
+    };
+    let mut access_seen = access_now(&services);
+    let mut access_tick = tokio::time::interval(Duration::from_millis(100));
     let mut window = (services.clock.now().0, 0u32);
     let reason = loop {
         tokio::select! {
@@ -138,6 +147,20 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
                     Ok(AgentMessage::Response { id, result }) => services.hub.complete(id, result),
                     Ok(AgentMessage::Events { events }) => services.apply_server_events(&node.id, events).await,
                     Ok(AgentMessage::Pong { .. }) => {}
+                    Ok(AgentMessage::SftpLogin { id, username, password, ip }) => {
+                        let (s, n) = (services.clone(), node.id.clone());
+                        tokio::spawn(async move {
+                            let access = s.sftp_login(&n, &username, &password, &ip).await;
+                            s.hub.send(&n, PanelMessage::SftpAnswer { id, access }).await;
+                        });
+                    }
+                    Ok(AgentMessage::SftpCheck { id, user_id, server_id, stamp }) => {
+                        let (s, n) = (services.clone(), node.id.clone());
+                        tokio::spawn(async move {
+                            let access = s.sftp_check(&n, user_id, &server_id, &stamp).await;
+                            s.hub.send(&n, PanelMessage::SftpAnswer { id, access }).await;
+                        });
+                    }
                     Ok(AgentMessage::Rotated) => {
                         tracing::info!(node = %node.id, "agent saved its rotated credential");
                         let _ = services
@@ -157,6 +180,15 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
                         close(&mut out, "malformed message").await;
                         tracing::warn!(node = %node.id, error = %e, "agent sent a malformed message");
                         break "malformed message";
+                    }
+                }
+            }
+            _ = access_tick.tick() => {
+                let now = access_now(&services);
+                if now != access_seen {
+                    access_seen = now;
+                    if out.send(Message::Text(encode(&PanelMessage::AccessChanged).into())).await.is_err() {
+                        break "send failed";
                     }
                 }
             }

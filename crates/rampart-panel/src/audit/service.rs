@@ -12,6 +12,17 @@ impl crate::Services {
         note: AuditNote,
         result: &str,
     ) -> Result<i64, crate::store::StoreError> {
+        self.record_event_from(actor, note, result, None).await
+    }
+
+    /// [`Services::record_event`] with the client's address.
+    pub async fn record_event_from(
+        &self,
+        actor: &str,
+        note: AuditNote,
+        result: &str,
+        ip: Option<&str>,
+    ) -> Result<i64, crate::store::StoreError> {
         let body = AuditBody {
             at: self.clock.now().0,
             event_type: note.event_type.as_str().to_owned(),
@@ -19,7 +30,7 @@ impl crate::Services {
             action: note.action.to_owned(),
             target: note.target,
             result: result.to_owned(),
-            ip: None,
+            ip: ip.map(str::to_owned),
             user_agent: None,
             request_id: None,
             extra: note.extra.to_canonical(),

@@ -41,6 +41,9 @@ struct ServerConsole {
 #[derive(Debug, Default)]
 pub struct ConsoleHub {
     servers: Mutex<HashMap<String, ServerConsole>>,
+    /// Bumped by every access change on any server (SFTP sessions on the
+    /// agents check again when it moves).
+    access_generation: std::sync::atomic::AtomicU64,
 }
 
 fn drop_marker(dropped: u64) -> String {
@@ -121,7 +124,14 @@ impl ConsoleHub {
         });
     }
 
+    pub fn access_generation(&self) -> u64 {
+        self.access_generation
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn access_changed(&self, server_id: &str) {
+        self.access_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.with(server_id, |c| {
             let _ = c.tx.send(ConsoleItem::AccessChanged);
         });

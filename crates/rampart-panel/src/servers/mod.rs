@@ -3,6 +3,7 @@
 
 pub mod console;
 mod service;
+pub mod sftp;
 pub mod templates;
 
 pub use console::{ConsoleHub, ConsoleItem};

@@ -50,6 +50,7 @@ pub async fn run(config: Config, args: AgentArgs) -> anyhow::Result<()> {
         read_only: args.read_only,
         bind_ip: config.bind_address,
         rng: Arc::new(OsRandom),
+        sftp_listen: crate::cli::parse_sftp_listen(&args.sftp_listen)?,
     };
     tracing::info!(node = %state.node_id, panel = %state.panel_url, read_only = options.read_only, "agent starting");
     rampart_agent::run(state, options, shutdown_signal()).await;

@@ -141,6 +141,11 @@ pub async fn run(config: Config, with_local_agent: bool) -> anyhow::Result<()> {
                     read_only: false,
                     bind_ip: config.bind_address,
                     rng: std::sync::Arc::new(OsRandom),
+                    // The local agent's SFTP answers on loopback only.
+                    sftp_listen: Some(std::net::SocketAddr::from((
+                        std::net::Ipv4Addr::LOCALHOST,
+                        5657,
+                    ))),
                 };
                 tokio::spawn(rampart_agent::run(
                     state,

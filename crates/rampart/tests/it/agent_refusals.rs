@@ -30,6 +30,7 @@ async fn the_agent_refuses_commands_for_another_node() {
         read_only: true,
         bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         rng: Arc::new(OsRandom),
+        sftp_listen: None,
     };
     let agent = tokio::spawn(rampart_agent::run(
         state,

@@ -19,6 +19,8 @@ pub struct FilesRig {
     pub tenant: rampart_core::UserId,
     pub id: ServerId,
     pub volume: std::path::PathBuf,
+    /// The agent's SFTP server, on loopback.
+    pub sftp_port: u16,
     pub _dir: tempfile::TempDir,
     agent: tokio::task::JoinHandle<()>,
 }
@@ -39,6 +41,11 @@ pub async fn files_rig(disk_mb: u64) -> FilesRig {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let sftp_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let state = rampart_agent::enroll(&panel.url, &created.enroll_token, dir.path())
         .await
         .unwrap();
@@ -47,6 +54,10 @@ pub async fn files_rig(disk_mb: u64) -> FilesRig {
         read_only: false,
         bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         rng: Arc::new(OsRandom),
+        sftp_listen: Some(std::net::SocketAddr::from((
+            std::net::Ipv4Addr::LOCALHOST,
+            sftp_port,
+        ))),
     };
     let agent = tokio::spawn(rampart_agent::run(
         state,
@@ -94,6 +105,7 @@ pub async fn files_rig(disk_mb: u64) -> FilesRig {
         tenant,
         id,
         volume,
+        sftp_port,
         _dir: dir,
         agent,
     }

@@ -20,6 +20,7 @@ mod serve;
 mod server_browser;
 mod server_rig;
 mod servers;
+mod sftp;
 mod tls;
 
 use std::path::Path;

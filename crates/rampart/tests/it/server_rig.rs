@@ -89,6 +89,7 @@ impl Rig {
             read_only: false,
             bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
             rng: Arc::new(OsRandom),
+            sftp_listen: None,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(rampart_agent::run(self.state.clone(), options, async {

@@ -44,7 +44,7 @@ use crate::web::oauth;
         oauth::TokenResponse, oauth::OAuthError,
         super::nodes::Node, super::nodes::NodeList, super::nodes::NewNode, super::nodes::NodeEnrollment,
         super::servers::Server, super::servers::ServerList, super::servers::NewServer, super::servers::ServerPatch,
-        super::servers::Limits, super::servers::Power, super::servers::Accepted,
+        super::servers::Limits, super::servers::SftpInfo, super::servers::Power, super::servers::Accepted,
         super::servers::ConsoleCommand, super::servers::StatsSample, super::servers::StatsHistory,
         super::servers::SubUser, super::servers::SubUserList,
         super::templates::TemplateSummary, super::templates::TemplateList,

@@ -115,6 +115,17 @@ pub struct Server {
     pub created_at: i64,
     /// The template variables' values.
     pub variables: BTreeMap<String, String>,
+    /// Where and as whom the caller reaches this server's files over SFTP
+    /// (on `GET /api/v1/servers/{id}`; the password is the panel password).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sftp: Option<SftpInfo>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SftpInfo {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
 }
 
 impl Server {
@@ -133,6 +144,7 @@ impl Server {
             last_error: s.last_error.clone(),
             created_at: s.created_at.0,
             variables: serde_json::from_str(&s.variables_json).unwrap_or_default(),
+            sftp: None,
         })
     }
 }
@@ -212,7 +224,24 @@ pub async fn get(
     let (server, _) = services
         .authorize_server(&caller.principal, &id, Scope::ServerView)
         .await?;
-    Ok(Json(Server::from_record(&server)?))
+    let mut out = Server::from_record(&server)?;
+    let node = services.store.get_node(&server.node_id).await?;
+    let user = services.store.get_user(caller.principal.user).await?;
+    if let (Some(node), Some(user)) = (node, user) {
+        out.sftp = Some(SftpInfo {
+            host: if node.public_address.is_empty() {
+                "127.0.0.1".to_owned()
+            } else {
+                node.public_address
+            },
+            port: u16::try_from(node.sftp_port).unwrap_or(5657),
+            username: crate::servers::sftp::sftp_username(
+                user.username.as_str(),
+                server.id.as_str(),
+            ),
+        });
+    }
+    Ok(Json(out))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
