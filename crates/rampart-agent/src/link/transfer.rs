@@ -40,22 +40,13 @@ pub async fn run(
     replies: mpsc::Sender<AgentMessage>,
 ) {
     let (opened_tx, opened_rx) = oneshot::channel::<Result<u64, FsError>>();
-    let answer = |result| AgentMessage::Response { id, result };
     match job.direction {
         Direction::Read => {
             let (tx, rx) = mpsc::channel::<Result<Vec<u8>, FsError>>(IN_FLIGHT);
             tokio::task::spawn_blocking(move || read_file(&job, opened_tx, tx));
-            let size = match opened_rx.await {
-                Ok(Ok(size)) => size,
-                Ok(Err(e)) => {
-                    let _ = replies
-                        .send(answer(CommandResult::FileFailed { error: failure(&e) }))
-                        .await;
-                    return;
-                }
-                Err(_) => return,
+            let Some(size) = answer_open(opened_rx, id, &replies).await else {
+                return;
             };
-            let _ = replies.send(answer(CommandResult::Opened { size })).await;
             if let Err(e) = send_file(&state, &ticket, rx, size).await {
                 tracing::warn!(error = %e, "download transfer failed");
             }
@@ -64,22 +55,35 @@ pub async fn run(
             let (tx, rx) = mpsc::channel::<Chunk>(IN_FLIGHT);
             let (end_tx, end_rx) = oneshot::channel::<TransferEnd>();
             tokio::task::spawn_blocking(move || write_file(&job, offset, opened_tx, rx, end_tx));
-            let size = match opened_rx.await {
-                Ok(Ok(size)) => size,
-                Ok(Err(e)) => {
-                    let _ = replies
-                        .send(answer(CommandResult::FileFailed { error: failure(&e) }))
-                        .await;
-                    return;
-                }
-                Err(_) => return,
+            let Some(_) = answer_open(opened_rx, id, &replies).await else {
+                return;
             };
-            let _ = replies.send(answer(CommandResult::Opened { size })).await;
             if let Err(e) = receive_file(&state, &ticket, tx, end_rx).await {
                 tracing::warn!(error = %e, "upload transfer failed");
             }
         }
     }
+}
+
+/// Answers the panel's `Transfer` request once the file thread opened the
+/// file (or could not); the size when the transfer goes ahead.
+async fn answer_open(
+    opened: oneshot::Receiver<Result<u64, FsError>>,
+    id: u64,
+    replies: &mpsc::Sender<AgentMessage>,
+) -> Option<u64> {
+    let (result, size) = match opened.await {
+        Ok(Ok(size)) => (CommandResult::Opened { size }, Some(size)),
+        Ok(Err(e)) => (CommandResult::FileFailed { error: failure(&e) }, None),
+        Err(_) => (
+            CommandResult::Failed {
+                reason: "the file could not be opened".into(),
+            },
+            None,
+        ),
+    };
+    let _ = replies.send(AgentMessage::Response { id, result }).await;
+    size
 }
 
 fn read_file(
