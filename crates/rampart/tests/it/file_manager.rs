@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::files::{FilesRig, files_rig};
+use crate::files_rig::{FilesRig, files_rig};
 
 struct Api {
     http: reqwest::Client,

@@ -10,22 +10,13 @@ use std::time::Duration;
 use rampart_testkit::GOOD_PASSWORD;
 use serde_json::Value;
 
-use crate::files::{FilesRig, files_rig};
+use crate::files_rig::{FilesRig, askpass, files_rig};
 
 /// An `sftp` client reading commands from stdin, with the password given
 /// through SSH_ASKPASS (not `-b`: batch mode turns password logins off).
 struct Client {
     child: Child,
     _askpass: tempfile::TempDir,
-}
-
-fn askpass(password: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("askpass");
-    std::fs::write(&script, format!("#!/bin/sh\nprintf '%s\\n' '{password}'\n")).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
-    dir
 }
 
 fn sftp(rig: &FilesRig, user: &str, password: &str) -> Client {
