@@ -7,6 +7,7 @@
 
 pub mod fs;
 pub mod link;
+pub mod pull;
 pub mod runtime;
 pub mod servers;
 pub mod sftp;

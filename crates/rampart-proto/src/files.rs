@@ -25,6 +25,8 @@ pub const TRANSFER_CHUNK: usize = 256 * 1024;
 pub const UPLOAD_END: &str = "end";
 /// Longest path the agent is sent.
 pub const MAX_PATH_BYTES: usize = 4096;
+/// Longest URL a pull is sent.
+pub const MAX_URL_BYTES: usize = 2048;
 /// Most paths in one archive command.
 pub const MAX_ARCHIVE_PATHS: usize = 1000;
 
@@ -71,6 +73,12 @@ pub enum FileOp {
         paths: Vec<String>,
         to: String,
     },
+    /// Download `url` (http or https, public addresses only) into the file
+    /// `path`, replacing it whole once every byte arrived.
+    Pull {
+        url: String,
+        path: String,
+    },
 }
 
 impl FileOp {
@@ -94,6 +102,14 @@ impl FileOp {
                 check_path(path)?;
                 if pattern.is_empty() || pattern.len() > 256 || pattern.contains('\0') {
                     return Err(ProtoError::Malformed("pattern".into()));
+                }
+                Ok(())
+            }
+            FileOp::Pull { url, path } => {
+                check_path(path)?;
+                if url.is_empty() || url.len() > MAX_URL_BYTES || url.chars().any(char::is_control)
+                {
+                    return Err(ProtoError::Malformed("url".into()));
                 }
                 Ok(())
             }
@@ -159,6 +175,13 @@ pub enum FileErrorCode {
     BadArchive,
     /// A resumed upload's offset is not the file's size.
     Offset,
+    /// A pull's URL is malformed or not http(s).
+    BadUrl,
+    /// A pull's URL, a redirect or a resolved name leads to an address
+    /// that is not public (loopback, private, link-local, metadata…).
+    UrlRefused,
+    /// A pull's download failed (connection, HTTP status, deadline).
+    FetchFailed,
     Io,
 }
 

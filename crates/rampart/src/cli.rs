@@ -167,6 +167,15 @@ pub struct AgentArgs {
         default_value = "0.0.0.0:5657"
     )]
     pub sftp_listen: String,
+    /// An address "pull from URL" may reach although it is not public (an
+    /// internal mirror); repeat or separate with commas. Exact addresses only.
+    #[arg(
+        long,
+        env = "RAMPART_PULL_ALLOW",
+        value_name = "IP",
+        value_delimiter = ','
+    )]
+    pub pull_allow: Vec<std::net::IpAddr>,
 }
 
 /// `off` → no SFTP server; anything else must be an address with a port.

@@ -27,6 +27,9 @@ pub struct AgentOptions {
     pub rng: Arc<dyn Random>,
     /// Where the SFTP server listens (`None`: no SFTP on this node).
     pub sftp_listen: Option<std::net::SocketAddr>,
+    /// Addresses pulls may reach although they are not public (an internal
+    /// mirror); empty by default.
+    pub pull_allow: Vec<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for AgentOptions {
@@ -69,7 +72,12 @@ pub async fn run(
     tokio::pin!(shutdown);
     let mut delay = MIN_DELAY;
     // Outlives every connection: servers keep their console followers.
-    let servers = Servers::new(&options.data_dir, options.bind_ip, &state.node_id);
+    let servers = Servers::new(
+        &options.data_dir,
+        options.bind_ip,
+        &state.node_id,
+        &options.pull_allow,
+    );
     servers.spawn_stats();
     let asker = Arc::new(asker::PanelAsker::default());
     let _sftp = match options.sftp_listen {

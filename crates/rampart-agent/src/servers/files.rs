@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rampart_proto::{CommandResult, FileEntry, FileErrorCode, FileFailure, FileOp};
 
 use crate::fs::{Allowance, Entry, FsError, Kind, Root, VolumePath, archive, ops};
+use crate::pull::PullError;
 
 use super::Servers;
 use super::disk::DiskUsage;
@@ -97,6 +98,23 @@ impl Servers {
     pub async fn file_op(&self, server_id: &str, quota_bytes: u64, op: FileOp) -> CommandResult {
         let volume = self.volume_of(server_id, quota_bytes);
         let tmp = self.temp_name();
+        if let FileOp::Pull { url, path } = &op {
+            let pulled = crate::pull::pull(volume, url, path, tmp, self.pull_allow.clone()).await;
+            return match pulled {
+                Ok(_) => CommandResult::Done,
+                Err(PullError::Fs(e)) => CommandResult::FileFailed { error: failure(&e) },
+                Err(e) => CommandResult::FileFailed {
+                    error: FileFailure {
+                        code: match e {
+                            PullError::BadUrl(_) => FileErrorCode::BadUrl,
+                            PullError::Refused(_) => FileErrorCode::UrlRefused,
+                            _ => FileErrorCode::FetchFailed,
+                        },
+                        message: e.to_string().chars().take(250).collect(),
+                    },
+                },
+            };
+        }
         let done = tokio::task::spawn_blocking(move || run(&volume, op, &tmp)).await;
         match done {
             Ok(Ok(result)) => result,
@@ -141,6 +159,11 @@ fn run(volume: &Volume, op: FileOp, tmp: &str) -> Result<CommandResult, FsError>
             let mut allowance = volume.allowance();
             archive::create(&root, &paths, &p(&to)?, tmp, &mut allowance)?;
             allowance.commit();
+        }
+        FileOp::Pull { .. } => {
+            return Err(FsError::Io(std::io::Error::other(
+                "a pull is not a blocking operation",
+            )));
         }
     }
     Ok(CommandResult::Done)

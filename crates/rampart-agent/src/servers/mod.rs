@@ -76,6 +76,8 @@ pub struct Servers {
     serial: AtomicU64,
     report: tokio::sync::Mutex<()>,
     pub disk: Arc<disk::DiskUsage>,
+    /// Addresses a pull may reach although they are not public.
+    pull_allow: Arc<[IpAddr]>,
 }
 
 impl std::fmt::Debug for Servers {
@@ -91,7 +93,12 @@ pub(crate) fn container_name(server_id: &str) -> String {
 }
 
 impl Servers {
-    pub fn new(data_dir: &std::path::Path, bind_ip: IpAddr, node_id: &str) -> Arc<Servers> {
+    pub fn new(
+        data_dir: &std::path::Path,
+        bind_ip: IpAddr,
+        node_id: &str,
+        pull_allow: &[IpAddr],
+    ) -> Arc<Servers> {
         Arc::new(Servers {
             node_id: node_id.to_owned(),
             volumes: data_dir.join("volumes"),
@@ -103,6 +110,7 @@ impl Servers {
             serial: AtomicU64::new(0),
             report: tokio::sync::Mutex::new(()),
             disk: Arc::default(),
+            pull_allow: pull_allow.into(),
         })
     }
 

@@ -252,6 +252,7 @@ fn routes() -> RouteTable {
             "/api/v1/servers/{id}/files/archive",
             post(api::files::archive),
         )
+        .post("/api/v1/servers/{id}/files/pull", post(api::files::pull))
         .get_post(
             "/api/v1/servers/{id}/users",
             get(api::servers::sub_users).post(api::servers::grant),

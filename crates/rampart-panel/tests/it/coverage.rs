@@ -472,6 +472,12 @@ fn table() -> Vec<Case> {
         ),
         api(
             Method::POST,
+            "/api/v1/servers/{id}/files/pull",
+            Some(r#"{"url":"https://example.com/a","path":"a"}"#),
+            [401, 404, 404, 404, 409, 404],
+        ),
+        api(
+            Method::POST,
             "/api/v1/servers/{id}/files/archive",
             Some(r#"{"paths":["a"],"to":"a.zip"}"#),
             [401, 404, 404, 404, 409, 404],

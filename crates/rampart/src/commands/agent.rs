@@ -51,6 +51,7 @@ pub async fn run(config: Config, args: AgentArgs) -> anyhow::Result<()> {
         bind_ip: config.bind_address,
         rng: Arc::new(OsRandom),
         sftp_listen: crate::cli::parse_sftp_listen(&args.sftp_listen)?,
+        pull_allow: args.pull_allow.clone(),
     };
     tracing::info!(node = %state.node_id, panel = %state.panel_url, read_only = options.read_only, "agent starting");
     rampart_agent::run(state, options, shutdown_signal()).await;

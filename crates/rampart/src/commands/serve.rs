@@ -146,6 +146,7 @@ pub async fn run(config: Config, with_local_agent: bool) -> anyhow::Result<()> {
                         std::net::Ipv4Addr::LOCALHOST,
                         5657,
                     ))),
+                    pull_allow: Vec::new(),
                 };
                 tokio::spawn(rampart_agent::run(
                     state,

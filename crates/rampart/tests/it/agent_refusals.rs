@@ -31,6 +31,7 @@ async fn the_agent_refuses_commands_for_another_node() {
         bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         rng: Arc::new(OsRandom),
         sftp_listen: None,
+        pull_allow: Vec::new(),
     };
     let agent = tokio::spawn(rampart_agent::run(
         state,

@@ -9,14 +9,14 @@ use sha2::{Digest, Sha256};
 
 use crate::files_rig::{FilesRig, files_rig};
 
-struct Api {
+pub(crate) struct Api {
     http: reqwest::Client,
     base: String,
     auth: String,
 }
 
 impl Api {
-    async fn new(rig: &FilesRig, user: rampart_core::UserId) -> Api {
+    pub(crate) async fn new(rig: &FilesRig, user: rampart_core::UserId) -> Api {
         let token = rig
             .panel
             .api_token(user, "server.view,server.files.view,server.files.edit")
@@ -73,7 +73,7 @@ impl Api {
             .status()
     }
 
-    async fn op(&self, op: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn op(&self, op: &str, body: Value) -> (StatusCode, Value) {
         let res = self
             .http
             .request(Method::POST, self.url(&format!("/{op}")))

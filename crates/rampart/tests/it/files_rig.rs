@@ -10,6 +10,9 @@ use rampart_core::{NodeName, OsRandom, ServerId, UnixTime};
 use rampart_panel::store::NewServer;
 use rampart_testkit::spawn_panel_no_forced_2fa;
 
+/// The one loopback address the rig's agent lets pulls reach.
+pub const PULL_MIRROR: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 2);
+
 /// A panel, a real agent (no Docker needed: files are the agent's own
 /// work), and one server record whose volume the agent serves.
 pub struct FilesRig {
@@ -57,6 +60,8 @@ pub async fn files_rig(disk_mb: u64) -> FilesRig {
             std::net::Ipv4Addr::LOCALHOST,
             sftp_port,
         ))),
+        // The "internal mirror" the pull tests serve from; 127.0.0.1 stays refused.
+        pull_allow: vec![PULL_MIRROR.into()],
     };
     let agent = tokio::spawn(rampart_agent::run(
         state,

@@ -16,6 +16,7 @@ mod files;
 mod files_rig;
 mod isolation;
 mod nodes;
+mod pull;
 mod rotation;
 mod serve;
 mod server_browser;

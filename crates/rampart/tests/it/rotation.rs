@@ -42,6 +42,7 @@ async fn rotation_delivers_a_new_credential_and_the_old_one_dies_after_the_overl
         bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         rng: Arc::new(OsRandom),
         sftp_listen: None,
+        pull_allow: Vec::new(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let agent = tokio::spawn(rampart_agent::run(state.clone(), options, async {

@@ -90,6 +90,7 @@ impl Rig {
             bind_ip: std::net::Ipv4Addr::LOCALHOST.into(),
             rng: Arc::new(OsRandom),
             sftp_listen: None,
+            pull_allow: Vec::new(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(rampart_agent::run(self.state.clone(), options, async {

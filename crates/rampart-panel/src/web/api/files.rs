@@ -74,6 +74,9 @@ pub fn file_error(f: FileFailure) -> ApiError {
         FileErrorCode::BadArchive => (StatusCode::UNPROCESSABLE_ENTITY, "bad_archive"),
         FileErrorCode::Offset => (StatusCode::CONFLICT, "offset_mismatch"),
         FileErrorCode::Io => (StatusCode::CONFLICT, "file_error"),
+        FileErrorCode::BadUrl => (StatusCode::BAD_REQUEST, "bad_url"),
+        FileErrorCode::UrlRefused => (StatusCode::BAD_REQUEST, "url_refused"),
+        FileErrorCode::FetchFailed => (StatusCode::BAD_GATEWAY, "fetch_failed"),
     };
     ApiError::new(status, code, f.message)
 }
@@ -179,6 +182,16 @@ pub struct ArchiveBody {
     pub paths: Vec<String>,
     /// The new archive; its name ends in `.tar.gz`, `.tgz`, `.tar` or `.zip`.
     pub to: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PullBody {
+    /// An http or https URL on a public address (loopback, private,
+    /// link-local and metadata addresses are refused, after every redirect).
+    pub url: String,
+    /// The file to write (replaced whole once the download is complete).
+    pub path: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -344,6 +357,52 @@ pub async fn archive(
         to: b.to,
     };
     edit(&services, &caller, &id, "server.files.archive", &label, op).await
+}
+
+#[utoipa::path(post, path = "/api/v1/servers/{id}/files/pull", tag = "files",
+    params(("id" = String, Path)), request_body = PullBody,
+    responses((status = 204), (status = 400, body = ErrorBody, description = "bad_url, url_refused (not a public address) or bad_path"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 502, body = ErrorBody, description = "fetch_failed: the download failed")),
+    security(("bearer" = ["server.files.edit"]), ("session" = [])))]
+pub async fn pull(
+    State(services): State<Arc<Services>>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<PullBody>,
+) -> Result<Response, ApiError> {
+    let origin = pull_origin(&b.url)?;
+    let label = format!("{} <- {origin}", b.path);
+    let op = FileOp::Pull {
+        url: b.url,
+        path: b.path.clone(),
+    };
+    edit(&services, &caller, &id, "server.files.pull", &label, op).await
+}
+
+/// `scheme://host[:port]` of a pull's URL, for the audit record (the path
+/// and query may carry secrets). Anything but http(s) is refused here.
+fn pull_origin(url: &str) -> Result<String, ApiError> {
+    let bad = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_url",
+            "url: an http:// or https:// URL",
+        )
+    };
+    if url.len() > rampart_proto::files::MAX_URL_BYTES || url.chars().any(char::is_control) {
+        return Err(bad());
+    }
+    let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(bad());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or_default();
+    if host.is_empty() {
+        return Err(bad());
+    }
+    Ok(format!("{}://{host}", scheme.to_ascii_lowercase()))
 }
 
 #[utoipa::path(get, path = "/api/v1/servers/{id}/files/search", tag = "files",

@@ -32,6 +32,7 @@ use crate::web::oauth;
         super::file_content::read, super::file_content::write, super::files::search,
         super::files::mkdir, super::files::rename, super::files::copy, super::files::delete,
         super::files::chmod, super::files::extract, super::files::archive,
+        super::files::pull,
         super::templates::list, super::templates::export, super::templates::import,
         super::plans::list, super::plans::put, super::plans::delete,
         oauth::token, oauth::revoke, openapi_json,
