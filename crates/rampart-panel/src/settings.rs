@@ -84,6 +84,9 @@ pub struct PanelSettings {
     pub password_policy: PasswordPolicy,
     /// Roles whose members must enrol in TOTP before anything else.
     pub require_2fa_for: Vec<RoleName>,
+    /// Users with 2FA may log in to SFTP with a password alone (off: SSH
+    /// keys only for them, since a password would bypass the second factor).
+    pub sftp_password_with_2fa: bool,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     pub login_limits: LoginLimits,
@@ -130,6 +133,7 @@ impl Default for PanelSettings {
                 .unwrap_or(2),
             password_policy: PasswordPolicy::default(),
             require_2fa_for: vec![RoleName::from(Role::Admin)],
+            sftp_password_with_2fa: false,
             trusted_proxies: Vec::new(),
             login_limits: LoginLimits::default(),
             audit_retention_days: 90,

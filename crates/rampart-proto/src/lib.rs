@@ -79,6 +79,16 @@ pub enum AgentMessage {
         password: String,
         ip: String,
     },
+    /// An SFTP login with a public key whose signature the agent verified
+    /// (`public_key` in OpenSSH form, `type base64`): the panel checks that
+    /// the user registered it and the access, and answers
+    /// [`PanelMessage::SftpAnswer`].
+    SftpKeyLogin {
+        id: u64,
+        username: String,
+        public_key: String,
+        ip: String,
+    },
     /// Does an SFTP session's access still hold? (asked again at most every
     /// few seconds, and after every [`PanelMessage::AccessChanged`]).
     SftpCheck {
@@ -370,6 +380,18 @@ pub fn decode_agent(frame: &str) -> Result<AgentMessage, ProtoError> {
             check_len("ip", ip)?;
             if password.len() > 1024 {
                 return Err(ProtoError::FieldTooLong("password"));
+            }
+        }
+        AgentMessage::SftpKeyLogin {
+            username,
+            public_key,
+            ip,
+            ..
+        } => {
+            check_len("username", username)?;
+            check_len("ip", ip)?;
+            if public_key.len() > 8192 {
+                return Err(ProtoError::FieldTooLong("public_key"));
             }
         }
         AgentMessage::SftpCheck {

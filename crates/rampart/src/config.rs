@@ -69,6 +69,9 @@ pub struct AuthFileConfig {
     pub ip_failures_per_minute: Option<usize>,
     /// Failed logins per account per 15 minutes [default: 10].
     pub account_failures_per_15_minutes: Option<usize>,
+    /// Let users with 2FA log in to SFTP with their password alone (which
+    /// bypasses the second factor) [default: false: SSH key only].
+    pub sftp_password_with_2fa: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +103,7 @@ pub struct Config {
     pub session_lifetime_secs: i64,
     pub trusted_proxies: Vec<IpNet>,
     pub require_2fa_for: Vec<RoleName>,
+    pub sftp_password_with_2fa: bool,
     pub password_policy: PasswordPolicy,
     pub login_limits: LoginLimits,
     pub audit_retention_days: i64,
@@ -276,6 +280,7 @@ impl Config {
             api,
             trusted_proxies,
             require_2fa_for,
+            sftp_password_with_2fa: file.auth.sftp_password_with_2fa.unwrap_or(false),
             password_policy,
             login_limits,
             audit_retention_days,

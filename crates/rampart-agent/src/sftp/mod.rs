@@ -2,10 +2,12 @@
 //! the file protocol, every file operation through the confined opener
 //! (`handler.rs`).
 //!
-//! Users log in as `<panel user>.<server id without sv_>` with their panel
-//! password; the agent never decides who may: it asks the panel
-//! (`SftpLogin`), which applies its login limits, refuses users with 2FA
-//! (a password alone would bypass the second factor) and checks
+//! Users log in as `<panel user>.<server id without sv_>` with an SSH key
+//! they registered in the panel or their panel password; the agent never
+//! decides who may: it asks the panel (`SftpKeyLogin` once russh verified
+//! the key's signature, or `SftpLogin`), which applies its login limits,
+//! refuses passwords of users with 2FA (a password alone would bypass the
+//! second factor; keys are fine) unless the administrator allowed it, and checks
 //! `server.files.view`/`server.files.edit` on the server. Access is checked
 //! again at most [`RECHECK`] after the last answer, and at once after the
 //! panel says access changed (revocation, password change, deactivation,
@@ -98,6 +100,7 @@ fn config(key: PrivateKey) -> russh::server::Config {
         ..russh::Preferred::DEFAULT
     };
     let mut methods = MethodSet::empty();
+    methods.push(MethodKind::PublicKey);
     methods.push(MethodKind::Password);
     russh::server::Config {
         methods,
@@ -174,6 +177,48 @@ impl russh::server::Handler for Connection {
                 id,
                 username,
                 password,
+                ip,
+            })
+            .await;
+        match access {
+            Some(a) => {
+                self.access = Some(a);
+                Ok(Auth::Accept)
+            }
+            None => Ok(Auth::reject()),
+        }
+    }
+
+    /// Only Ed25519 and ECDSA keys go on to a signature (no RSA: SHA-1
+    /// signatures are refused and russh is built without RSA).
+    async fn auth_publickey_offered(
+        &mut self,
+        _user: &str,
+        offer: russh::server::PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(match offer.algorithm {
+            Algorithm::Ed25519 | Algorithm::Ecdsa { .. } => Auth::Accept,
+            _ => Auth::reject(),
+        })
+    }
+
+    /// The signature is verified; the panel says whether the user
+    /// registered this key and may reach the server.
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: russh::server::VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        let Ok(public_key) = key.public_key.to_openssh() else {
+            return Ok(Auth::reject());
+        };
+        let (username, ip) = (user.to_owned(), self.ip.clone());
+        let access = self
+            .asker
+            .ask(|id| AgentMessage::SftpKeyLogin {
+                id,
+                username,
+                public_key,
                 ip,
             })
             .await;

@@ -154,6 +154,13 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
                             s.hub.send(&n, PanelMessage::SftpAnswer { id, access }).await;
                         });
                     }
+                    Ok(AgentMessage::SftpKeyLogin { id, username, public_key, ip }) => {
+                        let (s, n) = (services.clone(), node.id.clone());
+                        tokio::spawn(async move {
+                            let access = s.sftp_key_login(&n, &username, &public_key, &ip).await;
+                            s.hub.send(&n, PanelMessage::SftpAnswer { id, access }).await;
+                        });
+                    }
                     Ok(AgentMessage::SftpCheck { id, user_id, server_id, stamp }) => {
                         let (s, n) = (services.clone(), node.id.clone());
                         tokio::spawn(async move {

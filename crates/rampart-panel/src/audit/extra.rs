@@ -36,6 +36,16 @@ macro_rules! displayed {
 }
 displayed!(Username, RoleName, Role, Scope);
 
+/// An SSH key's SHA-256 fingerprint (computed by us from a checked key).
+#[derive(Debug, Clone)]
+pub struct KeyFingerprint(pub String);
+
+impl AuditValue for KeyFingerprint {
+    fn audit_value(&self) -> Value {
+        Value::String(self.0.chars().take(64).collect())
+    }
+}
+
 /// A path inside a server's files, as the caller gave it (cut at 512 bytes).
 #[derive(Debug, Clone)]
 pub struct FilePath(pub String);

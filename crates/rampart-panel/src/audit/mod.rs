@@ -11,7 +11,7 @@
 mod extra;
 mod service;
 
-pub use extra::{AuditExtra, AuditValue, FilePath};
+pub use extra::{AuditExtra, AuditValue, FilePath, KeyFingerprint};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};

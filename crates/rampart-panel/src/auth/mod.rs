@@ -13,6 +13,7 @@ mod password_hasher;
 mod second_factor;
 mod sessions;
 mod setup;
+pub mod ssh_keys;
 
 pub use accounts::{AdminError, PasswordChangeError};
 pub use api_clients::{

@@ -7,13 +7,20 @@ use sha2::{Digest, Sha256};
 
 use super::state_of;
 use crate::Services;
-use crate::audit::{AuditNote, EventType};
+use crate::audit::{AuditNote, EventType, KeyFingerprint};
 use crate::auth::LoginOutcome;
-use crate::store::{ServerRecord, UserRecord};
+use crate::auth::ssh_keys::parse_public_key;
+use crate::store::{ServerRecord, SshKeyRecord, UserRecord};
 
 /// Changes whenever the user's password does.
 fn stamp(user: &UserRecord) -> String {
     hex::encode(&Sha256::digest(user.password_hash.as_bytes())[..16])
+}
+
+/// A key login's stamp: the password stamp and the key's id, so that
+/// removing the key (or changing the password) ends the session too.
+fn key_stamp(user: &UserRecord, key_id: &str) -> String {
+    format!("{}.{key_id}", stamp(user))
 }
 
 /// `<panel user>.<16 hex digits of the server id>`.
@@ -72,7 +79,13 @@ impl Services {
                 .sftp_access(node, &user, &server_id)
                 .await
                 .map(|(s, a)| (user, s, a)),
-            // A password alone would bypass the second factor.
+            // A password alone would bypass the second factor, unless the
+            // administrator allowed it (`auth.sftp_password_with_2fa`).
+            Some(LoginOutcome::SecondFactor(user)) if self.settings.sftp_password_with_2fa => {
+                self.sftp_access(node, &user, &server_id)
+                    .await
+                    .map(|(s, a)| (user, s, a))
+            }
             _ => None,
         };
         let actor = match &granted {
@@ -93,6 +106,66 @@ impl Services {
         granted.map(|(_, _, a)| a)
     }
 
+    /// An SFTP login with a public key whose signature the agent verified:
+    /// the key must be one the user registered (blob for blob). Users with
+    /// 2FA may log in this way: the key is a factor of its own. Audited.
+    pub async fn sftp_key_login(
+        &self,
+        node: &NodeId,
+        username: &str,
+        public_key: &str,
+        ip: &str,
+    ) -> Option<SftpAccess> {
+        let ip_opt = (!ip.is_empty()).then_some(ip);
+        let granted = self.key_access(node, username, public_key).await;
+        let (actor, note, result) = match &granted {
+            Some((user, server, key, _)) => (
+                format!("user:{}", user.id.0),
+                AuditNote::new(EventType::Auth, "sftp.login")
+                    .target(format!("server:{}", server.id))
+                    .extra("fingerprint", &KeyFingerprint(key.fingerprint.clone())),
+                "success",
+            ),
+            None => (
+                "anonymous".to_owned(),
+                AuditNote::new(EventType::AuthFailed, "sftp.login"),
+                "denied",
+            ),
+        };
+        let _ = self.record_event_from(&actor, note, result, ip_opt).await;
+        let (_, _, key, access) = granted?;
+        let _ = self
+            .store
+            .touch_ssh_key(&key.id, rampart_core::UnixTime(self.clock.now().0))
+            .await;
+        Some(access)
+    }
+
+    async fn key_access(
+        &self,
+        node: &NodeId,
+        username: &str,
+        public_key: &str,
+    ) -> Option<(UserRecord, ServerRecord, SshKeyRecord, SftpAccess)> {
+        let (name, short) = username.rsplit_once('.')?;
+        let key = parse_public_key(public_key).ok()?;
+        let name = rampart_core::Username::parse(name).ok()?;
+        let user = self.store.find_user_by_username(&name).await.ok()??;
+        let record = self
+            .store
+            .find_ssh_key(user.id, &key.fingerprint)
+            .await
+            .ok()??;
+        if record.public_key != key.openssh {
+            return None;
+        }
+        let (server, mut access) = self
+            .sftp_access(node, &user, &format!("sv_{short}"))
+            .await?;
+        access.stamp = key_stamp(&user, &record.id);
+        Some((user, server, record, access))
+    }
+
     /// Whether an SFTP session's access still holds (same user, same
     /// password, still allowed); the current access if so.
     pub async fn sftp_check(
@@ -103,11 +176,20 @@ impl Services {
         presented: &str,
     ) -> Option<SftpAccess> {
         let user = self.store.get_user(UserId(user_id)).await.ok()??;
-        if stamp(&user) != presented {
-            return None;
+        let key_id = match presented.split_once('.') {
+            None if stamp(&user) == presented => None,
+            Some((password, key_id)) if stamp(&user) == password => Some(key_id),
+            _ => return None,
+        };
+        let (_, mut access) = self.sftp_access(node, &user, server_id).await?;
+        if let Some(key_id) = key_id {
+            // The key must still be registered.
+            let keys = self.store.list_ssh_keys(user.id).await.ok()?;
+            if !keys.iter().any(|k| k.id == key_id) {
+                return None;
+            }
+            access.stamp = key_stamp(&user, key_id);
         }
-        self.sftp_access(node, &user, server_id)
-            .await
-            .map(|(_, a)| a)
+        Some(access)
     }
 }

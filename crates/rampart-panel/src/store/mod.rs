@@ -15,6 +15,7 @@ mod roles;
 mod servers;
 mod sessions;
 mod setup_tokens;
+mod ssh_keys;
 mod users;
 
 pub use api_clients::{ApiClientRecord, NewApiClient, TokenRecord};
@@ -24,6 +25,7 @@ pub use plans::PlanRecord;
 pub use roles::CustomRole;
 pub use servers::{CreateOutcome, NewServer, ServerRecord, TemplateRecord};
 pub use sessions::{NewSession, SessionRecord, SessionStage, SessionSummary};
+pub use ssh_keys::SshKeyRecord;
 pub use users::{AdminGuard, NewUser, UserRecord};
 
 use std::path::Path;

@@ -119,6 +119,11 @@ fn routes() -> RouteTable {
         )
         .post("/account/sessions/{id}/revoke", post(account::revoke_one))
         .get_post(
+            "/account/ssh-keys",
+            get(ui::ssh_keys::list).post(ui::ssh_keys::add),
+        )
+        .post("/account/ssh-keys/{id}/delete", post(ui::ssh_keys::delete))
+        .get_post(
             "/admin/users",
             get(admin::users_list).post(admin::users_create),
         )
@@ -155,6 +160,15 @@ fn routes() -> RouteTable {
         .post("/oauth/revoke", post(oauth::revoke))
         .get("/api/v1/openapi.json", get(api::openapi::openapi_json))
         .get("/api/v1/me", get(h::me))
+        .get_post(
+            "/api/v1/me/ssh-keys",
+            get(api::ssh_keys::list).post(api::ssh_keys::add),
+        )
+        .methods(
+            "/api/v1/me/ssh-keys/{id}",
+            &[Method::DELETE],
+            delete(api::ssh_keys::delete),
+        )
         .get_post("/api/v1/users", get(h::users_list).post(h::users_create))
         .methods(
             "/api/v1/users/{id}",

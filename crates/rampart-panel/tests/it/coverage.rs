@@ -122,6 +122,13 @@ fn table() -> Vec<Case> {
             SIGNED_IN_400,
         ),
         get("/account/sessions", SIGNED_IN_200),
+        get("/account/ssh-keys", SIGNED_IN_200),
+        post("/account/ssh-keys", &[], SIGNED_IN_400),
+        post(
+            "/account/ssh-keys/{id}/delete",
+            &[],
+            [303, 404, 404, 404, 404, 404],
+        ),
         post("/account/sessions/revoke-others", &[], SIGNED_IN_200),
         post(
             "/account/sessions/{id}/revoke",
@@ -226,6 +233,19 @@ fn table() -> Vec<Case> {
             [401, 403, 403, 403, 404, 403],
         ),
         api(Method::GET, "/api/v1/sessions", None, API_SIGNED_IN),
+        api(Method::GET, "/api/v1/me/ssh-keys", None, API_SIGNED_IN),
+        api(
+            Method::POST,
+            "/api/v1/me/ssh-keys",
+            Some(r#"{"name":"k","public_key":"ssh-rsa AAAA"}"#),
+            [401, 400, 400, 400, 400, 400],
+        ),
+        api(
+            Method::DELETE,
+            "/api/v1/me/ssh-keys/{id}",
+            None,
+            [401, 404, 404, 404, 404, 404],
+        ),
         api(
             Method::DELETE,
             "/api/v1/sessions/{id}",

@@ -73,6 +73,7 @@ fn services_with(
         session_lifetime_secs: config.session_lifetime_secs,
         trusted_proxies: config.trusted_proxies.clone(),
         require_2fa_for: config.require_2fa_for.clone(),
+        sftp_password_with_2fa: config.sftp_password_with_2fa,
         password_policy: config.password_policy.clone(),
         login_limits: config.login_limits.clone(),
         audit_retention_days: config.audit_retention_days,

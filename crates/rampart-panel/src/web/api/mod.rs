@@ -12,6 +12,7 @@ pub mod nodes;
 pub mod openapi;
 pub mod plans;
 pub mod servers;
+pub mod ssh_keys;
 pub mod templates;
 pub mod types;
 

@@ -11,6 +11,7 @@ pub mod nodes;
 pub mod pages;
 pub mod servers;
 pub mod setup;
+pub mod ssh_keys;
 
 use rampart_core::{Principal, Resource, Scope, authorize};
 

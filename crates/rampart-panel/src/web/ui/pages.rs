@@ -133,6 +133,17 @@ pub struct SessionRow {
 app_page!(SessionsPage, "account_sessions.html" { sessions: Vec<SessionRow>, flash: Flash });
 
 #[derive(Debug, Clone)]
+pub struct SshKeyRow {
+    pub id: String,
+    pub name: String,
+    pub fingerprint: String,
+    pub created: String,
+    pub last_used: String,
+}
+
+app_page!(SshKeysPage, "account_ssh_keys.html" { username: String, keys: Vec<SshKeyRow>, flash: Flash });
+
+#[derive(Debug, Clone)]
 pub struct UserRow {
     pub id: i64,
     pub username: String,
