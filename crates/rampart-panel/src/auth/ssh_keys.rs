@@ -184,7 +184,10 @@ mod tests {
         assert_eq!(k.fingerprint, ED25519_FP);
         assert!(!k.openssh.contains("olga@laptop"));
         let e = parse_public_key(ECDSA).unwrap();
-        assert_eq!((e.algorithm.as_str(), e.fingerprint.as_str()), ("ecdsa-sha2-nistp384", ECDSA_FP));
+        assert_eq!(
+            (e.algorithm.as_str(), e.fingerprint.as_str()),
+            ("ecdsa-sha2-nistp384", ECDSA_FP)
+        );
     }
 
     #[test]

@@ -81,11 +81,10 @@ impl Services {
                 .map(|(s, a)| (user, s, a)),
             // A password alone would bypass the second factor, unless the
             // administrator allowed it (`auth.sftp_password_with_2fa`).
-            Some(LoginOutcome::SecondFactor(user)) if self.settings.sftp_password_with_2fa => {
-                self.sftp_access(node, &user, &server_id)
-                    .await
-                    .map(|(s, a)| (user, s, a))
-            }
+            Some(LoginOutcome::SecondFactor(user)) if self.settings.sftp_password_with_2fa => self
+                .sftp_access(node, &user, &server_id)
+                .await
+                .map(|(s, a)| (user, s, a)),
             _ => None,
         };
         let actor = match &granted {

@@ -53,7 +53,8 @@ impl Store {
 
     /// `user`'s keys, oldest first.
     pub async fn list_ssh_keys(&self, user: UserId) -> Result<Vec<SshKeyRecord>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM ssh_keys WHERE user_id = $1 ORDER BY created_at, id");
+        let sql =
+            format!("SELECT {COLUMNS} FROM ssh_keys WHERE user_id = $1 ORDER BY created_at, id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
             .fetch_all(&self.pool)
@@ -83,7 +84,8 @@ impl Store {
         id: &str,
     ) -> Result<Option<SshKeyRecord>, StoreError> {
         let _changed = self.auth_change();
-        let sql = format!("DELETE FROM ssh_keys WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}");
+        let sql =
+            format!("DELETE FROM ssh_keys WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
             .bind(id)

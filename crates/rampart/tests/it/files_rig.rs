@@ -34,7 +34,11 @@ impl Drop for FilesRig {
 }
 
 pub async fn files_rig(disk_mb: u64) -> FilesRig {
-    let panel = spawn_panel_no_forced_2fa().await;
+    files_rig_on(spawn_panel_no_forced_2fa().await, disk_mb).await
+}
+
+/// The rig around a panel the caller configured.
+pub async fn files_rig_on(panel: rampart_testkit::TestPanel, disk_mb: u64) -> FilesRig {
     let owner = panel.user("olga", "operator").await;
     let tenant = panel.user("tina", "developer").await;
     let created = panel

@@ -19,25 +19,47 @@ struct Client {
     _askpass: tempfile::TempDir,
 }
 
-fn sftp(rig: &FilesRig, user: &str, password: &str) -> Client {
-    let pass = askpass(password);
+/// How a client logs in.
+#[derive(Clone, Copy)]
+enum Login<'a> {
+    Password(&'a str),
+    /// A private key file (OpenSSH format).
+    Key(&'a std::path::Path),
+}
+
+fn sftp_as(rig: &FilesRig, user: &str, login: Login<'_>) -> Client {
+    let pass = askpass(match login {
+        Login::Password(p) => p,
+        Login::Key(_) => "",
+    });
     let mut cmd = Command::new("sftp");
-    cmd.args(["-P", &rig.sftp_port.to_string()])
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "PreferredAuthentications=password",
-            "-o",
-            "PubkeyAuthentication=no",
-            "-o",
-            "NumberOfPasswordPrompts=1",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .arg(format!("{user}@127.0.0.1"))
+    cmd.args(["-P", &rig.sftp_port.to_string()]).args([
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "NumberOfPasswordPrompts=1",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "IdentitiesOnly=yes",
+    ]);
+    match login {
+        Login::Password(_) => {
+            cmd.args([
+                "-o",
+                "PreferredAuthentications=password",
+                "-o",
+                "PubkeyAuthentication=no",
+            ]);
+        }
+        Login::Key(key) => {
+            cmd.args(["-o", "PreferredAuthentications=publickey", "-i"])
+                .arg(key);
+        }
+    }
+    cmd.arg(format!("{user}@127.0.0.1"))
         .env("SSH_ASKPASS", pass.path().join("askpass"))
         .env("SSH_ASKPASS_REQUIRE", "force")
         .env("DISPLAY", ":0")
@@ -51,7 +73,11 @@ fn sftp(rig: &FilesRig, user: &str, password: &str) -> Client {
 }
 
 fn run_batch(rig: &FilesRig, user: &str, password: &str, commands: &str) -> (bool, String) {
-    let mut c = sftp(rig, user, password);
+    run_batch_as(rig, user, Login::Password(password), commands)
+}
+
+fn run_batch_as(rig: &FilesRig, user: &str, login: Login<'_>, commands: &str) -> (bool, String) {
+    let mut c = sftp_as(rig, user, login);
     let mut stdin = c.child.stdin.take().unwrap();
     stdin.write_all(commands.as_bytes()).unwrap();
     drop(stdin);
@@ -62,6 +88,70 @@ fn run_batch(rig: &FilesRig, user: &str, password: &str, commands: &str) -> (boo
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// An open interactive session: commands written one at a time, output
+/// lines read as they come.
+struct Live {
+    client: Client,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Live {
+    fn open(rig: &FilesRig, user: &str, login: Login<'_>) -> Live {
+        let mut client = sftp_as(rig, user, login);
+        let stdin = client.child.stdin.take().unwrap();
+        let stdout = client.child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if tx.send(line.unwrap_or_default()).is_err() {
+                    break;
+                }
+            }
+        });
+        Live {
+            client,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// `ls -1` shows `name` (within 20 s).
+    fn lists(&mut self, name: &str) -> bool {
+        writeln!(self.stdin, "ls -1").unwrap();
+        self.stdin.flush().unwrap();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(20)) {
+            let found = line.contains(name);
+            self.seen.push(line);
+            if found {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// After an access change: the next `ls -1` lists nothing and the
+    /// client exits (the agent closed the connection).
+    async fn ends_at_next_operation(mut self, name: &str) -> bool {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let _ = writeln!(self.stdin, "ls -1");
+        let _ = self.stdin.flush();
+        drop(self.stdin);
+        let mut child = self.client.child;
+        tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        // Every line the client printed (the reader ends at its EOF).
+        let lines = self.lines;
+        let name = name.to_owned();
+        tokio::task::spawn_blocking(move || !lines.iter().any(|l| l.contains(&name)))
+            .await
+            .unwrap()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,31 +258,8 @@ async fn openssh_sftp_works_inside_the_volume_and_nowhere_else() {
 
     // A session open while the password changes: its next operation fails
     // and the connection ends.
-    let mut live = sftp(&rig, &user, GOOD_PASSWORD);
-    let mut stdin = live.child.stdin.take().unwrap();
-    let stdout = live.child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line.unwrap_or_default()).is_err() {
-                break;
-            }
-        }
-    });
-    writeln!(stdin, "ls -1").unwrap();
-    stdin.flush().unwrap();
-    let mut seen = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) {
-        let done = line.contains("server.properties");
-        seen.push(line);
-        if done {
-            break;
-        }
-    }
-    assert!(
-        seen.iter().any(|l| l.contains("server.properties")),
-        "{seen:?}"
-    );
+    let mut live = Live::open(&rig, &user, Login::Password(GOOD_PASSWORD));
+    assert!(live.lists("server.properties"), "{:?}", live.seen);
     let hash = rig
         .panel
         .services
@@ -209,17 +276,9 @@ async fn openssh_sftp_works_inside_the_volume_and_nowhere_else() {
         .set_password_hash(rig.owner, &hash)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    writeln!(stdin, "ls -1").unwrap();
-    let _ = stdin.flush();
-    drop(stdin);
-    tokio::task::spawn_blocking(move || live.child.wait().unwrap())
-        .await
-        .unwrap();
-    let after: Vec<String> = rx.try_iter().collect();
     assert!(
-        !after.iter().any(|l| l.contains("server.properties")),
-        "the session survived a password change: {after:?}"
+        live.ends_at_next_operation("server.properties").await,
+        "the session survived a password change"
     );
 
     // Logins are audited.
@@ -233,5 +292,342 @@ async fn openssh_sftp_works_inside_the_volume_and_nowhere_else() {
         records
             .iter()
             .any(|r| r.body.action == "sftp.login" && r.body.result == "denied")
+    );
+}
+
+/// A new Ed25519 (or other `kind`) key pair at `path`; the public line.
+fn keygen(path: &std::path::Path, kind: &str) -> String {
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", kind, "-N", "", "-C", "test", "-f"])
+        .arg(path)
+        .output()
+        .expect("ssh-keygen (openssh-client)");
+    assert!(out.status.success(), "{out:?}");
+    std::fs::read_to_string(path.with_extension("pub"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// `ssh-keygen -l`'s SHA-256 fingerprint of a public key file.
+fn fingerprint(public: &std::path::Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(public)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split_whitespace().nth(1).unwrap().to_owned()
+}
+
+fn short_user(rig: &FilesRig, name: &str) -> String {
+    format!("{name}.{}", rig.id.as_str().trim_start_matches("sv_"))
+}
+
+/// A JSON API call with the session cookie, the panel's Origin and the
+/// CSRF header, as the browser's own script makes it.
+async fn session_call(
+    rig: &FilesRig,
+    browser: &rampart_testkit::TestClient,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<String>,
+) -> rampart_testkit::TestResponse {
+    let csrf = browser.get("/").await.csrf_token().unwrap();
+    browser
+        .request(
+            method,
+            path,
+            &[
+                ("origin", &rig.panel.url),
+                ("content-type", "application/json"),
+                ("x-csrf-token", &csrf),
+            ],
+            body,
+        )
+        .await
+}
+
+async fn bearer_call(
+    rig: &FilesRig,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<String>,
+) -> rampart_testkit::TestResponse {
+    rig.panel
+        .client()
+        .request(
+            method,
+            path,
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("content-type", "application/json"),
+            ],
+            body,
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_keys_log_in_and_a_second_factor_makes_them_the_only_way() {
+    use reqwest::Method;
+    let rig = files_rig(8).await;
+    std::fs::write(rig.volume.join("server.properties"), "motd=hi\n").unwrap();
+    let user = short_user(&rig, "olga");
+    let keys = tempfile::tempdir().unwrap();
+    let (id, other, rsa) = (
+        keys.path().join("id"),
+        keys.path().join("other"),
+        keys.path().join("rsa"),
+    );
+    let line = keygen(&id, "ed25519");
+    keygen(&other, "ed25519");
+    let rsa_line = keygen(&rsa, "rsa");
+
+    // A key nobody registered is refused.
+    let (ok, out) = run_batch_as(&rig, &user, Login::Key(&other), "ls\n");
+    assert!(!ok, "{out}");
+
+    // Keys are added in a signed-in session; an API token cannot add one.
+    let token = rig
+        .panel
+        .api_token(rig.owner, "server.view,server.files.edit")
+        .await;
+    let body = serde_json::json!({"name": "laptop", "public_key": line}).to_string();
+    let res = bearer_call(
+        &rig,
+        &token,
+        Method::POST,
+        "/api/v1/me/ssh-keys",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(res.status, 403, "{}", res.body);
+    let browser = rig.panel.session_for(rig.owner).await;
+    let res = session_call(
+        &rig,
+        &browser,
+        Method::POST,
+        "/api/v1/me/ssh-keys",
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let key: Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(key["fingerprint"], fingerprint(&id.with_extension("pub")));
+    assert_eq!(key["algorithm"], "ssh-ed25519");
+    let again = session_call(
+        &rig,
+        &browser,
+        Method::POST,
+        "/api/v1/me/ssh-keys",
+        Some(body),
+    )
+    .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    let rsa_body = serde_json::json!({"name": "old", "public_key": rsa_line}).to_string();
+    let res = session_call(
+        &rig,
+        &browser,
+        Method::POST,
+        "/api/v1/me/ssh-keys",
+        Some(rsa_body),
+    )
+    .await;
+    assert_eq!(res.status, 400, "{}", res.body);
+    assert!(res.body.contains("ed25519"), "{}", res.body);
+    // The account page lists it.
+    let page = browser.get("/account/ssh-keys").await;
+    assert!(
+        page.body.contains(key["fingerprint"].as_str().unwrap()),
+        "{}",
+        page.body
+    );
+
+    // The registered key logs in; another user's name with it does not.
+    let (ok, out) = run_batch_as(&rig, &user, Login::Key(&id), "ls -1\n");
+    assert!(ok && out.contains("server.properties"), "{out}");
+    let (ok, _) = run_batch_as(&rig, &short_user(&rig, "tina"), Login::Key(&id), "ls\n");
+    assert!(!ok, "the key is olga's, not tina's");
+
+    // With 2FA on, the password alone no longer opens SFTP; the key does.
+    let (ok, out) = run_batch(&rig, &user, GOOD_PASSWORD, "ls\n");
+    assert!(ok, "before 2FA the password works: {out}");
+    rig.panel.enroll_totp(&browser).await;
+    let (ok, out) = run_batch(&rig, &user, GOOD_PASSWORD, "ls\n");
+    assert!(!ok, "a password bypassed the second factor: {out}");
+    let (ok, out) = run_batch_as(&rig, &user, Login::Key(&id), "ls -1\n");
+    assert!(ok && out.contains("server.properties"), "{out}");
+
+    // Removing the key ends the session that logged in with it.
+    let mut live = Live::open(&rig, &user, Login::Key(&id));
+    assert!(live.lists("server.properties"), "{:?}", live.seen);
+    let path = format!("/api/v1/me/ssh-keys/{}", key["id"].as_str().unwrap());
+    let res = bearer_call(&rig, &token, Method::DELETE, &path, None).await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    assert!(
+        live.ends_at_next_operation("server.properties").await,
+        "the session outlived its key"
+    );
+    let (ok, _) = run_batch_as(&rig, &user, Login::Key(&id), "ls\n");
+    assert!(!ok);
+
+    let records = rig.panel.audit_records().await;
+    let key_login = records.iter().find(|r| {
+        r.body.action == "sftp.login"
+            && r.body.result == "success"
+            && r.body.extra.contains("SHA256:")
+    });
+    assert!(
+        key_login.is_some(),
+        "key logins are audited with the fingerprint"
+    );
+    for action in ["user.ssh_key.add", "user.ssh_key.delete"] {
+        assert!(records.iter().any(|r| r.body.action == action), "{action}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_may_allow_passwords_for_2fa_users() {
+    let panel = rampart_testkit::spawn_panel_with(rampart_panel::settings::PanelSettings {
+        require_2fa_for: Vec::new(),
+        sftp_password_with_2fa: true,
+        ..Default::default()
+    })
+    .await;
+    let rig = crate::files_rig::files_rig_on(panel, 8).await;
+    std::fs::write(rig.volume.join("server.properties"), "motd=hi\n").unwrap();
+    let browser = rig.panel.session_for(rig.owner).await;
+    rig.panel.enroll_totp(&browser).await;
+    let (ok, out) = run_batch(&rig, &short_user(&rig, "olga"), GOOD_PASSWORD, "ls -1\n");
+    assert!(ok && out.contains("server.properties"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_a_sub_users_grant_ends_their_sftp_session() {
+    use reqwest::Method;
+    let rig = files_rig(8).await;
+    std::fs::write(rig.volume.join("server.properties"), "motd=hi\n").unwrap();
+    let tina = short_user(&rig, "tina");
+    let (ok, _) = run_batch(&rig, &tina, GOOD_PASSWORD, "ls\n");
+    assert!(!ok, "no grant, no login");
+
+    let token = rig
+        .panel
+        .api_token(rig.owner, "server.view,server.edit")
+        .await;
+    let grants = format!("/api/v1/servers/{}/users", rig.id);
+    let body = serde_json::json!({"user_id": rig.tenant.0, "scopes": ["server.view", "server.files.view"]});
+    let res = bearer_call(&rig, &token, Method::POST, &grants, Some(body.to_string())).await;
+    assert_eq!(res.status, 204, "{}", res.body);
+
+    // A viewer of files reads but cannot write.
+    let local = tempfile::tempdir().unwrap();
+    let up = local.path().join("x");
+    std::fs::write(&up, "x").unwrap();
+    let (_, out) = run_batch(
+        &rig,
+        &tina,
+        GOOD_PASSWORD,
+        &format!("ls -1\nput {} x\n", up.display()),
+    );
+    assert!(out.contains("server.properties"), "{out}");
+    assert!(
+        !rig.volume.join("x").exists(),
+        "a view grant wrote a file: {out}"
+    );
+
+    let mut live = Live::open(&rig, &tina, Login::Password(GOOD_PASSWORD));
+    assert!(live.lists("server.properties"), "{:?}", live.seen);
+    let res = bearer_call(
+        &rig,
+        &token,
+        Method::DELETE,
+        &format!("{grants}/{}", rig.tenant.0),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    assert!(
+        live.ends_at_next_operation("server.properties").await,
+        "the sub-user kept SFTP after the grant was revoked"
+    );
+}
+
+/// Debian's python3 (with python3-paramiko), not whatever `python3` is
+/// first on PATH.
+const PYTHON: &str = "/usr/bin/python3";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripted_paramiko_client_gets_the_same_answers() {
+    let rig = files_rig(16).await;
+    let vol = rig.volume.clone();
+    let outside = rig._dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret"), "top secret").unwrap();
+    std::os::unix::fs::symlink("/", vol.join("host")).unwrap();
+    std::os::unix::fs::symlink(&outside, vol.join("out")).unwrap();
+    std::fs::write(vol.join("server.properties"), "motd=hi\n").unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("id");
+    let line = keygen(&key, "ed25519");
+    rig.panel
+        .services
+        .add_ssh_key(rig.owner, "script", &line)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/it/scripts/sftp_paramiko.py"
+    );
+    let port = rig.sftp_port.to_string();
+    let user = short_user(&rig, "olga");
+    let key_arg = key.to_str().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(PYTHON)
+            .args([script, &port, &user, GOOD_PASSWORD, &key_arg])
+            .output()
+            .expect("python3 with paramiko (Debian: python3-paramiko)")
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "paramiko script failed: {stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    assert_eq!(v["cbc_refused"], true, "{v}");
+    assert_eq!(v["sha1_kex_refused"], true, "{v}");
+    assert_eq!(v["sha1_mac_refused"], true, "{v}");
+    assert_eq!(v["host_key_type"], "ssh-ed25519", "{v}");
+    let listing: Vec<&str> = v["listing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert_eq!(listing, ["host", "out", "server.properties"], "{v}");
+    assert_eq!(v["round_trip"], true, "{v}");
+    assert_eq!(v["moved_size"], 1 << 20, "{v}");
+    assert_eq!(v["moved_mode"], 0o640, "{v}");
+    for (what, refused) in v["escapes_refused"].as_object().unwrap() {
+        assert_eq!(refused, true, "{what} was not refused: {v}");
+    }
+    assert_eq!(v["link_is_link"], true, "{v}");
+    assert_eq!(v["wrong_password_refused"], true, "{v}");
+    assert_eq!(v["key_listing"], serde_json::json!(["moved.bin"]), "{v}");
+    // Nothing outside moved.
+    assert_eq!(
+        std::fs::read_to_string(outside.join("secret")).unwrap(),
+        "top secret"
+    );
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 1);
+    assert!(!std::path::Path::new("/tmp/paramiko-dir").exists());
+    assert!(!vol.join("escape").exists());
+    assert_eq!(
+        std::fs::read(vol.join("made/moved.bin")).unwrap().len(),
+        1 << 20
     );
 }

@@ -101,11 +101,9 @@ pub async fn add(
         .await?
     {
         Ok(key) => Ok((StatusCode::CREATED, Json(SshKey::from(key))).into_response()),
-        Err(e @ SshKeyError::Duplicate) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "exists",
-            e.to_string(),
-        )),
+        Err(e @ SshKeyError::Duplicate) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "exists", e.to_string()))
+        }
         Err(e) => Err(ApiError::bad_request(e.to_string())),
     }
 }
