@@ -89,6 +89,17 @@ pub enum AgentMessage {
         public_key: String,
         ip: String,
     },
+    /// Something an SFTP session changed, for the panel's audit log (no
+    /// answer). `path` is as the client named it; `to` for a rename.
+    SftpEvent {
+        user_id: i64,
+        server_id: String,
+        action: SftpAction,
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        ip: String,
+    },
     /// Does an SFTP session's access still hold? (asked again at most every
     /// few seconds, and after every [`PanelMessage::AccessChanged`]).
     SftpCheck {
@@ -97,6 +108,33 @@ pub enum AgentMessage {
         server_id: String,
         stamp: String,
     },
+}
+
+/// A change made over SFTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SftpAction {
+    /// A file opened for writing was closed.
+    Write,
+    Delete,
+    Rename,
+    Mkdir,
+    Rmdir,
+    Chmod,
+}
+
+impl SftpAction {
+    /// The audit action.
+    pub fn audit_action(self) -> &'static str {
+        match self {
+            SftpAction::Write => "sftp.write",
+            SftpAction::Delete => "sftp.delete",
+            SftpAction::Rename => "sftp.rename",
+            SftpAction::Mkdir => "sftp.mkdir",
+            SftpAction::Rmdir => "sftp.rmdir",
+            SftpAction::Chmod => "sftp.chmod",
+        }
+    }
 }
 
 /// What an SFTP session may do, as the panel decided it.
@@ -392,6 +430,21 @@ pub fn decode_agent(frame: &str) -> Result<AgentMessage, ProtoError> {
             check_len("ip", ip)?;
             if public_key.len() > 8192 {
                 return Err(ProtoError::FieldTooLong("public_key"));
+            }
+        }
+        AgentMessage::SftpEvent {
+            server_id,
+            path,
+            to,
+            ip,
+            ..
+        } => {
+            servers::check_server_id(server_id)?;
+            check_len("ip", ip)?;
+            for p in std::iter::once(path).chain(to.iter()) {
+                if p.len() > files::MAX_PATH_BYTES {
+                    return Err(ProtoError::FieldTooLong("path"));
+                }
             }
         }
         AgentMessage::SftpCheck {

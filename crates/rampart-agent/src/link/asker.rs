@@ -52,6 +52,18 @@ impl PanelAsker {
         self.generation.load(Ordering::SeqCst)
     }
 
+    /// Tells the panel something that needs no answer (an SFTP change for
+    /// the audit log); dropped when no link is up.
+    pub fn tell(&self, message: AgentMessage) {
+        let Some(link) = self.link.lock().ok().and_then(|l| l.clone()) else {
+            tracing::warn!("no link to the panel: an SFTP audit event is lost");
+            return;
+        };
+        tokio::spawn(async move {
+            let _ = link.send(message).await;
+        });
+    }
+
     /// Sends the question `make(id)` and waits for the panel's answer;
     /// `None` when the panel says no, is away, or does not answer in time.
     pub async fn ask(&self, make: impl FnOnce(u64) -> AgentMessage) -> Option<SftpAccess> {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use rampart_proto::{AgentMessage, SftpAccess};
+use rampart_proto::{AgentMessage, SftpAccess, SftpAction};
 use russh_sftp::protocol::{
     Attrs, Data, File, FileAttributes, Handle, Name, OpenFlags, Status, StatusCode, Version,
 };
@@ -27,6 +27,8 @@ enum Open {
     File {
         file: std::fs::File,
         writable: bool,
+        /// The name the client opened it by (for the audit event on close).
+        path: String,
         /// Size as far as this handle's writes know (for the quota).
         size: u64,
     },
@@ -45,6 +47,8 @@ pub struct Files {
     handles: HashMap<String, Open>,
     next_handle: u64,
     allowance: Option<Allowance>,
+    /// The client's address, for the audit log.
+    ip: String,
 }
 
 fn status(id: u32, code: StatusCode, message: &str) -> Status {
@@ -106,6 +110,7 @@ impl Files {
         asker: Arc<PanelAsker>,
         access: SftpAccess,
         session: russh::server::Handle,
+        ip: String,
     ) -> Files {
         let generation = asker.generation();
         Files {
@@ -118,6 +123,7 @@ impl Files {
             handles: HashMap::new(),
             next_handle: 0,
             allowance: None,
+            ip,
         }
     }
 
@@ -195,6 +201,18 @@ impl Files {
         Ok(h)
     }
 
+    /// Reports a change to the panel's audit log.
+    fn audit(&self, action: SftpAction, path: &str, to: Option<&str>) {
+        self.asker.tell(AgentMessage::SftpEvent {
+            user_id: self.access.user_id,
+            server_id: self.access.server_id.clone(),
+            action,
+            path: path.to_owned(),
+            to: to.map(str::to_owned),
+            ip: self.ip.clone(),
+        });
+    }
+
     fn allowance(&mut self) -> &mut Allowance {
         let volume = self.volume();
         self.allowance.get_or_insert_with(|| volume.allowance())
@@ -258,14 +276,21 @@ impl russh_sftp::server::Handler for Files {
         let handle = self.new_handle(Open::File {
             file,
             writable: write,
+            path: filename,
             size,
         })?;
         Ok(Handle { id, handle })
     }
 
     async fn close(&mut self, id: u32, handle: String) -> Result<Status, Self::Error> {
-        if self.handles.remove(&handle).is_none() {
-            return Err(StatusCode::Failure);
+        match self.handles.remove(&handle) {
+            None => return Err(StatusCode::Failure),
+            Some(Open::File {
+                writable: true,
+                path,
+                ..
+            }) => self.audit(SftpAction::Write, &path, None),
+            Some(_) => {}
         }
         Ok(status(id, StatusCode::Ok, "Ok"))
     }
@@ -375,6 +400,7 @@ impl russh_sftp::server::Handler for Files {
             self.root()?
                 .chmod(&Self::path(&path)?, mode & 0o777)
                 .map_err(|e| code_of(&e))?;
+            self.audit(SftpAction::Chmod, &path, None);
         }
         // Owners and times are the node's business; they are left alone.
         Ok(status(id, StatusCode::Ok, "Ok"))
@@ -387,13 +413,15 @@ impl russh_sftp::server::Handler for Files {
         attrs: FileAttributes,
     ) -> Result<Status, Self::Error> {
         self.check(true).await?;
-        let Some(Open::File { file, .. }) = self.handles.get(&handle) else {
+        let Some(Open::File { file, path, .. }) = self.handles.get(&handle) else {
             return Err(StatusCode::Failure);
         };
         if let Some(mode) = attrs.permissions {
             use std::os::unix::fs::PermissionsExt;
             file.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
                 .map_err(|_| StatusCode::Failure)?;
+            let path = path.clone();
+            self.audit(SftpAction::Chmod, &path, None);
         }
         Ok(status(id, StatusCode::Ok, "Ok"))
     }
@@ -436,6 +464,7 @@ impl russh_sftp::server::Handler for Files {
             _ => root.remove(&path).map_err(|e| code_of(&e))?,
         }
         self.servers.disk.forget(&self.access.server_id);
+        self.audit(SftpAction::Delete, &filename, None);
         Ok(status(id, StatusCode::Ok, "Ok"))
     }
 
@@ -449,6 +478,7 @@ impl russh_sftp::server::Handler for Files {
         self.root()?
             .mkdir(&Self::path(&path)?)
             .map_err(|e| code_of(&e))?;
+        self.audit(SftpAction::Mkdir, &path, None);
         Ok(status(id, StatusCode::Ok, "Ok"))
     }
 
@@ -457,6 +487,7 @@ impl russh_sftp::server::Handler for Files {
         self.root()?
             .rmdir(&Self::path(&path)?)
             .map_err(|e| code_of(&e))?;
+        self.audit(SftpAction::Rmdir, &path, None);
         Ok(status(id, StatusCode::Ok, "Ok"))
     }
 
@@ -470,6 +501,7 @@ impl russh_sftp::server::Handler for Files {
         self.root()?
             .rename(&Self::path(&oldpath)?, &Self::path(&newpath)?)
             .map_err(|e| code_of(&e))?;
+        self.audit(SftpAction::Rename, &oldpath, Some(&newpath));
         Ok(status(id, StatusCode::Ok, "Ok"))
     }
 

@@ -277,6 +277,7 @@ impl russh::server::Handler for Connection {
             self.asker.clone(),
             access,
             session.handle(),
+            self.ip.clone(),
         );
         tokio::spawn(russh_sftp::server::run(channel.into_stream(), files));
         Ok(())

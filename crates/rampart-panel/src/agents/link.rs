@@ -161,6 +161,13 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
                             s.hub.send(&n, PanelMessage::SftpAnswer { id, access }).await;
                         });
                     }
+                    Ok(AgentMessage::SftpEvent { user_id, server_id, action, path, to, ip }) => {
+                        let (s, n) = (services.clone(), node.id.clone());
+                        tokio::spawn(async move {
+                            s.record_sftp_event(&n, user_id, &server_id, action, &path, to.as_deref(), &ip)
+                                .await;
+                        });
+                    }
                     Ok(AgentMessage::SftpCheck { id, user_id, server_id, stamp }) => {
                         let (s, n) = (services.clone(), node.id.clone());
                         tokio::spawn(async move {

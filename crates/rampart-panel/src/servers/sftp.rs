@@ -2,12 +2,12 @@
 //! server, the panel decides who may log in and what they may do.
 
 use rampart_core::{NodeId, Scope, ServerState, UserId};
-use rampart_proto::SftpAccess;
+use rampart_proto::{SftpAccess, SftpAction};
 use sha2::{Digest, Sha256};
 
 use super::state_of;
 use crate::Services;
-use crate::audit::{AuditNote, EventType, KeyFingerprint};
+use crate::audit::{AuditNote, EventType, FilePath, KeyFingerprint};
 use crate::auth::LoginOutcome;
 use crate::auth::ssh_keys::parse_public_key;
 use crate::store::{ServerRecord, SshKeyRecord, UserRecord};
@@ -163,6 +163,42 @@ impl Services {
             .await?;
         access.stamp = key_stamp(&user, &record.id);
         Some((user, server, record, access))
+    }
+
+    /// Audits a change an SFTP session on `node` made. Only for a server
+    /// that lives on that node: an agent reports on its own servers only.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_sftp_event(
+        &self,
+        node: &NodeId,
+        user_id: i64,
+        server_id: &str,
+        action: SftpAction,
+        path: &str,
+        to: Option<&str>,
+        ip: &str,
+    ) {
+        let Some(id) = rampart_core::ServerId::parse(server_id) else {
+            return;
+        };
+        match self.store.get_server(&id).await {
+            Ok(Some(server)) if &server.node_id == node => {}
+            _ => {
+                tracing::warn!(%node, server_id, "an SFTP event for a server not on this node");
+                return;
+            }
+        }
+        let label = match to {
+            Some(to) => format!("{path} -> {to}"),
+            None => path.to_owned(),
+        };
+        let note = AuditNote::new(EventType::Audit, action.audit_action())
+            .target(format!("server:{server_id}"))
+            .extra("path", &FilePath(label));
+        let ip = (!ip.is_empty()).then_some(ip);
+        let _ = self
+            .record_event_from(&format!("user:{user_id}"), note, "success", ip)
+            .await;
     }
 
     /// Whether an SFTP session's access still holds (same user, same

@@ -281,6 +281,37 @@ async fn openssh_sftp_works_inside_the_volume_and_nowhere_else() {
         "the session survived a password change"
     );
 
+    // Every change is audited with the user and the server (the agent
+    // reports it; the record arrives shortly after).
+    let owner_actor = format!("user:{}", rig.owner.0);
+    let target = format!("server:{}", rig.id);
+    let wanted = [
+        ("sftp.write", "/world.bin"),
+        ("sftp.mkdir", "/plugins"),
+        ("sftp.rename", "/world.bin -> /plugins/world.bin"),
+        ("sftp.chmod", "/plugins/world.bin"),
+    ];
+    let mut missing = Vec::new();
+    for _ in 0..50 {
+        let records = rig.panel.audit_records().await;
+        missing = wanted
+            .iter()
+            .filter(|(action, path)| {
+                !records.iter().any(|r| {
+                    r.body.action == *action
+                        && r.body.actor == owner_actor
+                        && r.body.target.as_deref() == Some(&target)
+                        && r.body.extra.contains(&format!("\"{path}\""))
+                })
+            })
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(missing.is_empty(), "not audited: {missing:?}");
+
     // Logins are audited.
     let records = rig.panel.audit_records().await;
     assert!(
