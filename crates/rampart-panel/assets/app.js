@@ -40,6 +40,9 @@ document.addEventListener("DOMContentLoaded", function () {
   var server = document.getElementById("server");
   if (server && document.getElementById("console")) startConsole(server.getAttribute("data-server-id"));
 
+  var files = document.getElementById("files");
+  if (files && files.hasAttribute("data-can-edit")) startFiles(files);
+
   // Menu button on narrow screens.
   var toggle = document.querySelector(".nav-toggle");
   var nav = document.getElementById("nav");
@@ -198,4 +201,184 @@ function startConsole(id) {
     .then(function (h) { h.items.forEach(stats); })
     .catch(function () {});
   connect();
+}
+
+// ---- File manager: uploads with a progress bar, a plain-text editor for
+// small files, and per-entry actions, all through /api/v1/servers/{id}/files
+// with the session cookie and the CSRF header. Names are only ever set as
+// text or sent as JSON, never put into markup.
+var MAX_EDIT_BYTES = 1048576;
+
+function startFiles(root) {
+  var id = root.getAttribute("data-server-id");
+  var dir = root.getAttribute("data-dir");
+  var csrf = root.getAttribute("data-csrf");
+  var base = "/api/v1/servers/" + encodeURIComponent(id) + "/files";
+  var status = document.getElementById("files-status");
+  var editor = document.getElementById("editor");
+  var editorText = document.getElementById("editor-text");
+  var editing = null;
+
+  function join(name) {
+    if (name.charAt(0) === "/") return name;
+    return (dir === "/" ? "" : dir) + "/" + name;
+  }
+  function say(message, failed) {
+    status.textContent = message;
+    status.className = failed ? "small error-text" : "small";
+  }
+  function contentUrl(path) {
+    return base + "/content?path=" + encodeURIComponent(path);
+  }
+  function failure(response) {
+    return response.json().then(
+      function (body) { throw new Error((body.error && body.error.message) || response.statusText); },
+      function () { throw new Error(response.status + " " + response.statusText); });
+  }
+  function call(op, body) {
+    return fetch(base + "/" + op, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "content-type": "application/json", "x-csrf-token": csrf },
+      body: JSON.stringify(body)
+    }).then(function (r) { return r.ok ? r : failure(r); });
+  }
+  function reloadSoon(message) {
+    say(message);
+    setTimeout(function () { location.reload(); }, 300);
+  }
+  function act(promise, message) {
+    promise.then(function () { reloadSoon(message); },
+                 function (e) { say(e.message, true); });
+  }
+
+  document.getElementById("files-tools").hidden = false;
+  root.querySelectorAll("details.menu").forEach(function (d) { d.hidden = false; });
+
+  // Uploads: one file after another, each streamed as the request body;
+  // XMLHttpRequest because fetch reports no upload progress.
+  var form = document.getElementById("upload-form");
+  var input = document.getElementById("upload-input");
+  var progress = document.getElementById("upload-progress");
+  var percent = document.getElementById("upload-percent");
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var list = Array.prototype.slice.call(input.files);
+    if (list.length === 0) { say("Choose a file first.", true); return; }
+    upload(list, 0);
+  });
+  function upload(list, i) {
+    if (i >= list.length) { reloadSoon("Uploaded " + list.length + " file(s)."); return; }
+    var file = list[i];
+    var xhr = new XMLHttpRequest();
+    xhr.open("PUT", contentUrl(join(file.name)));
+    xhr.setRequestHeader("x-csrf-token", csrf);
+    progress.hidden = false;
+    progress.value = 0;
+    xhr.upload.addEventListener("progress", function (e) {
+      if (!e.lengthComputable) return;
+      var p = Math.floor((e.loaded * 100) / Math.max(e.total, 1));
+      progress.value = p;
+      percent.textContent = file.name + ": " + p + " %";
+    });
+    xhr.addEventListener("load", function () {
+      if (xhr.status === 204) {
+        progress.value = 100;
+        percent.textContent = file.name + ": 100 %";
+        upload(list, i + 1);
+        return;
+      }
+      var message = xhr.statusText;
+      try { message = JSON.parse(xhr.responseText).error.message; } catch (e) { /* keep the status */ }
+      say(file.name + ": " + message, true);
+    });
+    xhr.addEventListener("error", function () { say(file.name + ": the upload failed.", true); });
+    xhr.send(file);
+  }
+
+  document.getElementById("new-folder").addEventListener("click", function () {
+    var name = window.prompt("New folder name");
+    if (name) act(call("mkdir", { path: join(name) }), "Folder created.");
+  });
+  document.getElementById("new-file").addEventListener("click", function () {
+    var name = window.prompt("New file name");
+    if (!name) return;
+    fetch(contentUrl(join(name)), {
+      method: "PUT", credentials: "same-origin", headers: { "x-csrf-token": csrf }, body: ""
+    }).then(function (r) { return r.ok ? r : failure(r); })
+      .then(function () { reloadSoon("File created."); }, function (e) { say(e.message, true); });
+  });
+
+  // The editor: plain text, small files only.
+  function openEditor(name, size) {
+    if (size > MAX_EDIT_BYTES) { say(name + " is too large to edit here; download it instead.", true); return; }
+    fetch(contentUrl(join(name)), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : failure(r); })
+      .then(function (text) {
+        if (text.indexOf("\u0000") !== -1) { say(name + " is not a text file.", true); return; }
+        editing = join(name);
+        document.getElementById("editor-name").textContent = editing;
+        editorText.value = text;
+        editor.hidden = false;
+        editorText.focus();
+      }, function (e) { say(e.message, true); });
+  }
+  document.getElementById("editor-save").addEventListener("click", function () {
+    if (editing === null) return;
+    fetch(contentUrl(editing), {
+      method: "PUT", credentials: "same-origin", headers: { "x-csrf-token": csrf }, body: editorText.value
+    }).then(function (r) { return r.ok ? r : failure(r); })
+      .then(function () { say("Saved " + editing + "."); }, function (e) { say(e.message, true); });
+  });
+  document.getElementById("editor-close").addEventListener("click", function () {
+    editor.hidden = true;
+    editing = null;
+  });
+
+  // Per-entry actions.
+  root.querySelectorAll("tr[data-name]").forEach(function (row) {
+    var name = row.getAttribute("data-name");
+    var size = parseInt(row.getAttribute("data-size"), 10) || 0;
+    var mode = row.querySelector("code") ? row.querySelector("code").textContent : "644";
+    row.querySelectorAll("button[data-action]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var menu = button.closest("details");
+        if (menu) menu.open = false;
+        var path = join(name);
+        var answer;
+        switch (button.getAttribute("data-action")) {
+          case "edit":
+            openEditor(name, size);
+            break;
+          case "rename":
+            answer = window.prompt("Rename or move " + name + " to", name);
+            if (answer && answer !== name) act(call("rename", { from: path, to: join(answer) }), "Renamed.");
+            break;
+          case "copy":
+            answer = window.prompt("Copy " + name + " to", name + ".copy");
+            if (answer) act(call("copy", { from: path, to: join(answer) }), "Copied.");
+            break;
+          case "chmod":
+            answer = window.prompt("Permissions of " + name + " (octal, e.g. 644)", mode);
+            if (answer === null) break;
+            if (!/^[0-7]{3}$/.test(answer)) { say("Permissions: three octal digits, e.g. 644.", true); break; }
+            act(call("chmod", { path: path, mode: parseInt(answer, 8) }), "Permissions changed.");
+            break;
+          case "extract":
+            answer = window.prompt("Extract " + name + " into folder", dir);
+            if (answer) act(call("extract", { path: path, to: join(answer) }), "Extracted.");
+            break;
+          case "archive":
+            answer = window.prompt("Compress " + name + " into", name + ".tar.gz");
+            if (answer) act(call("archive", { paths: [path], to: join(answer) }), "Compressed.");
+            break;
+          case "delete":
+            if (window.confirm("Delete " + name + (row.getAttribute("data-kind") === "dir" ? " and everything in it?" : "?"))) {
+              act(call("delete", { path: path }), "Deleted.");
+            }
+            break;
+        }
+      });
+    });
+  });
 }

@@ -13,6 +13,7 @@ mod config_layers;
 mod docs;
 mod file_manager;
 mod files;
+mod files_browser;
 mod files_rig;
 mod isolation;
 mod nodes;

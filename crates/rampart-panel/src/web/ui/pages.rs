@@ -425,6 +425,8 @@ pub struct FileRow {
 app_page!(FilesPage, "files.html" {
     server_id: String,
     server_name: String,
+    here: String,
+    can_edit: bool,
     crumbs: Vec<(String, String)>,
     files: Vec<FileRow>,
     flash: Flash,

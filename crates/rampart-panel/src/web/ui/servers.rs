@@ -638,12 +638,19 @@ pub async fn files(
             Err(e) => (e.status, Vec::new(), Flash::error(e.message)),
         }
     };
+    let can_edit = status == StatusCode::OK
+        && services
+            .authorize_server(&s.principal, &id, Scope::ServerFilesEdit)
+            .await
+            .is_ok();
     Ok(render(
         status,
         &FilesPage {
             chrome: chrome(&s.session, Some(&s.principal), "servers"),
             server_id: server.id.to_string(),
             server_name: server.name.clone(),
+            here: here.clone(),
+            can_edit,
             crumbs,
             files,
             flash,
