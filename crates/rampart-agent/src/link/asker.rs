@@ -53,15 +53,14 @@ impl PanelAsker {
     }
 
     /// Tells the panel something that needs no answer (an SFTP change for
-    /// the audit log); dropped when no link is up.
-    pub fn tell(&self, message: AgentMessage) {
-        let Some(link) = self.link.lock().ok().and_then(|l| l.clone()) else {
-            tracing::warn!("no link to the panel: an SFTP audit event is lost");
-            return;
-        };
-        tokio::spawn(async move {
-            let _ = link.send(message).await;
-        });
+    /// the audit log). Waits while the link is busy, so that a fast client
+    /// is slowed down rather than events piling up; lost when no link is up.
+    pub async fn tell(&self, message: AgentMessage) {
+        let link = self.link.lock().ok().and_then(|l| l.clone());
+        match link {
+            Some(link) if link.send(message).await.is_ok() => {}
+            _ => tracing::warn!("no link to the panel: an SFTP audit event is lost"),
+        }
     }
 
     /// Sends the question `make(id)` and waits for the panel's answer;

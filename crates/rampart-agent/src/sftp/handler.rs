@@ -202,15 +202,17 @@ impl Files {
     }
 
     /// Reports a change to the panel's audit log.
-    fn audit(&self, action: SftpAction, path: &str, to: Option<&str>) {
-        self.asker.tell(AgentMessage::SftpEvent {
-            user_id: self.access.user_id,
-            server_id: self.access.server_id.clone(),
-            action,
-            path: path.to_owned(),
-            to: to.map(str::to_owned),
-            ip: self.ip.clone(),
-        });
+    async fn audit(&self, action: SftpAction, path: &str, to: Option<&str>) {
+        self.asker
+            .tell(AgentMessage::SftpEvent {
+                user_id: self.access.user_id,
+                server_id: self.access.server_id.clone(),
+                action,
+                path: path.to_owned(),
+                to: to.map(str::to_owned),
+                ip: self.ip.clone(),
+            })
+            .await;
     }
 
     fn allowance(&mut self) -> &mut Allowance {
@@ -289,7 +291,7 @@ impl russh_sftp::server::Handler for Files {
                 writable: true,
                 path,
                 ..
-            }) => self.audit(SftpAction::Write, &path, None),
+            }) => self.audit(SftpAction::Write, &path, None).await,
             Some(_) => {}
         }
         Ok(status(id, StatusCode::Ok, "Ok"))
@@ -400,7 +402,7 @@ impl russh_sftp::server::Handler for Files {
             self.root()?
                 .chmod(&Self::path(&path)?, mode & 0o777)
                 .map_err(|e| code_of(&e))?;
-            self.audit(SftpAction::Chmod, &path, None);
+            self.audit(SftpAction::Chmod, &path, None).await;
         }
         // Owners and times are the node's business; they are left alone.
         Ok(status(id, StatusCode::Ok, "Ok"))
@@ -421,7 +423,7 @@ impl russh_sftp::server::Handler for Files {
             file.set_permissions(std::fs::Permissions::from_mode(mode & 0o777))
                 .map_err(|_| StatusCode::Failure)?;
             let path = path.clone();
-            self.audit(SftpAction::Chmod, &path, None);
+            self.audit(SftpAction::Chmod, &path, None).await;
         }
         Ok(status(id, StatusCode::Ok, "Ok"))
     }
@@ -464,7 +466,7 @@ impl russh_sftp::server::Handler for Files {
             _ => root.remove(&path).map_err(|e| code_of(&e))?,
         }
         self.servers.disk.forget(&self.access.server_id);
-        self.audit(SftpAction::Delete, &filename, None);
+        self.audit(SftpAction::Delete, &filename, None).await;
         Ok(status(id, StatusCode::Ok, "Ok"))
     }
 
@@ -478,7 +480,7 @@ impl russh_sftp::server::Handler for Files {
         self.root()?
             .mkdir(&Self::path(&path)?)
             .map_err(|e| code_of(&e))?;
-        self.audit(SftpAction::Mkdir, &path, None);
+        self.audit(SftpAction::Mkdir, &path, None).await;
         Ok(status(id, StatusCode::Ok, "Ok"))
     }
 
@@ -487,7 +489,7 @@ impl russh_sftp::server::Handler for Files {
         self.root()?
             .rmdir(&Self::path(&path)?)
             .map_err(|e| code_of(&e))?;
-        self.audit(SftpAction::Rmdir, &path, None);
+        self.audit(SftpAction::Rmdir, &path, None).await;
         Ok(status(id, StatusCode::Ok, "Ok"))
     }
 
@@ -501,7 +503,8 @@ impl russh_sftp::server::Handler for Files {
         self.root()?
             .rename(&Self::path(&oldpath)?, &Self::path(&newpath)?)
             .map_err(|e| code_of(&e))?;
-        self.audit(SftpAction::Rename, &oldpath, Some(&newpath));
+        self.audit(SftpAction::Rename, &oldpath, Some(&newpath))
+            .await;
         Ok(status(id, StatusCode::Ok, "Ok"))
     }
 

@@ -21,8 +21,9 @@ struct Link {
 pub struct AgentHub {
     links: Mutex<HashMap<NodeId, Link>>,
     serial: AtomicU64,
-    /// Requests waiting for their response, by request id.
-    pending: Mutex<HashMap<u64, oneshot::Sender<CommandResult>>>,
+    /// Requests waiting for their response, by request id, with the serial
+    /// of the link they went out on (its end fails them at once).
+    pending: Mutex<HashMap<u64, (u64, oneshot::Sender<CommandResult>)>>,
     next_request: AtomicU64,
 }
 
@@ -52,6 +53,16 @@ impl AgentHub {
         {
             links.remove(node);
         }
+        // Their answers can no longer come: the waiters learn it now, not
+        // when their timeout ends.
+        if let Ok(mut p) = self.pending.lock() {
+            p.retain(|_, (on, _)| *on != serial);
+        }
+    }
+
+    /// Whether request `id` still waits for its answer.
+    pub fn is_pending(&self, id: u64) -> bool {
+        self.pending.lock().is_ok_and(|p| p.contains_key(&id))
     }
 
     /// Drops the link of `node` (its task sees the channel close and ends it).
@@ -96,16 +107,16 @@ impl AgentHub {
         command: Command,
         timeout: Duration,
     ) -> Result<CommandResult, RequestError> {
-        let tx = self
+        let (serial, tx) = self
             .links
             .lock()
             .ok()
-            .and_then(|l| l.get(node).map(|link| link.tx.clone()))
+            .and_then(|l| l.get(node).map(|link| (link.serial, link.tx.clone())))
             .ok_or(RequestError::NotConnected)?;
         let id = self.next_request.fetch_add(1, Ordering::Relaxed) + 1;
         let (done, answer) = oneshot::channel();
         if let Ok(mut p) = self.pending.lock() {
-            p.insert(id, done);
+            p.insert(id, (serial, done));
         }
         let msg = PanelMessage::Request {
             id,
@@ -130,8 +141,41 @@ impl AgentHub {
     /// Delivers an agent's response; unknown ids (late, or never asked) are dropped.
     pub fn complete(&self, id: u64, result: CommandResult) {
         let waiter = self.pending.lock().ok().and_then(|mut p| p.remove(&id));
-        if let Some(w) = waiter {
+        if let Some((_, w)) = waiter {
             let _ = w.send(result);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_request_fails_as_soon_as_its_link_ends() {
+        let hub = Arc::new(AgentHub::default());
+        let node = NodeId::generate(&rampart_core::OsRandom);
+        let (tx, mut rx) = mpsc::channel(4);
+        let serial = hub.register(&node, tx);
+        let asking = {
+            let (hub, node) = (hub.clone(), node.clone());
+            tokio::spawn(async move {
+                hub.request(&node, Command::Describe, Duration::from_secs(3600))
+                    .await
+            })
+        };
+        // The request went out; the link then ends without an answer.
+        let Some(PanelMessage::Request { id, .. }) = rx.recv().await else {
+            panic!("no request sent");
+        };
+        assert!(hub.is_pending(id));
+        hub.unregister(&node, serial);
+        let answer = tokio::time::timeout(Duration::from_secs(5), asking)
+            .await
+            .expect("the request still waits for a link that is gone")
+            .unwrap();
+        assert_eq!(answer, Err(RequestError::NotConnected));
+        assert!(!hub.is_pending(id));
     }
 }

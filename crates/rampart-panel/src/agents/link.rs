@@ -1,8 +1,12 @@
 //! One agent link: hello, welcome, then heartbeats in, requests and pings
 //! out, until either side goes away. Any protocol violation — a binary or
 //! oversized frame, malformed JSON, an unknown message, a hello for another
-//! node or protocol, more than [`MAX_MESSAGES_PER_SEC`] messages a second —
-//! closes the link with a logged reason; the panel itself is unaffected.
+//! node or protocol — closes the link with a logged reason; the panel
+//! itself is unaffected. An agent sending more than
+//! [`MAX_MESSAGES_PER_SEC`] unsolicited messages a second is slowed down to
+//! that rate (the panel stops reading until the second is over); answers to
+//! the panel's own requests are not counted, so a busy file manager never
+//! trips it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +21,38 @@ use crate::Services;
 use crate::audit::{AuditNote, EventType};
 use crate::store::NodeRecord;
 
-/// More messages than this per second from one agent close its link.
-pub const MAX_MESSAGES_PER_SEC: u32 = 100;
+/// Unsolicited messages read from one agent per second, at most.
+pub const MAX_MESSAGES_PER_SEC: u32 = 1000;
+
+/// Slows a link down to [`MAX_MESSAGES_PER_SEC`] (monotonic time: this is
+/// flow control, not a policy users observe).
+struct Throttle {
+    start: tokio::time::Instant,
+    count: u32,
+}
+
+impl Throttle {
+    fn new() -> Throttle {
+        Throttle {
+            start: tokio::time::Instant::now(),
+            count: 0,
+        }
+    }
+
+    /// Counts one message; waits out the second when it is over the rate.
+    async fn admit(&mut self, services: &Services) {
+        let second = Duration::from_secs(1);
+        if self.start.elapsed() >= second {
+            *self = Throttle::new();
+        }
+        self.count += 1;
+        if self.count > MAX_MESSAGES_PER_SEC {
+            crate::metrics::Metrics::inc(&services.metrics.agent_link_errors);
+            tokio::time::sleep_until(self.start + second).await;
+            *self = Throttle::new();
+        }
+    }
+}
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn close(socket: &mut futures_util::stream::SplitSink<WebSocket, Message>, reason: &str) {
@@ -105,7 +139,7 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
     };
     let mut access_seen = access_now(&services);
     let mut access_tick = tokio::time::interval(Duration::from_millis(100));
-    let mut window = (services.clock.now().0, 0u32);
+    let mut throttle = Throttle::new();
     let reason = loop {
         tokio::select! {
             incoming = tokio::time::timeout(silence, inc.next()) => {
@@ -114,26 +148,28 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
                     Ok(None) | Ok(Some(Err(_))) => break "connection closed",
                     Ok(Some(Ok(m))) => m,
                 };
-                let now = services.clock.now().0;
-                if window.0 != now {
-                    window = (now, 0);
-                }
-                window.1 += 1;
                 crate::metrics::Metrics::inc(&services.metrics.agent_messages);
-                if window.1 > MAX_MESSAGES_PER_SEC {
-                    close(&mut out, "too many messages").await;
-                    break "rate limit exceeded";
-                }
                 let text = match frame {
                     Message::Text(t) => t,
                     Message::Close(_) => break "agent closed the link",
-                    Message::Ping(_) | Message::Pong(_) => continue,
+                    Message::Ping(_) | Message::Pong(_) => {
+                        throttle.admit(&services).await;
+                        continue;
+                    }
                     Message::Binary(_) => {
                         close(&mut out, "binary frames are not part of the protocol").await;
                         break "binary frame";
                     }
                 };
-                match decode_agent(text.as_str()) {
+                let decoded = decode_agent(text.as_str());
+                let solicited = matches!(
+                    &decoded,
+                    Ok(AgentMessage::Response { id, .. }) if services.hub.is_pending(*id)
+                );
+                if !solicited {
+                    throttle.admit(&services).await;
+                }
+                match decoded {
                     Ok(AgentMessage::Heartbeat { stats }) => {
                         let json = encode(&stats);
                         if let Err(e) = services
@@ -223,7 +259,7 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
     };
     if matches!(
         reason,
-        "rate limit exceeded" | "binary frame" | "malformed message" | "second hello"
+        "binary frame" | "malformed message" | "second hello"
     ) {
         crate::metrics::Metrics::inc(&services.metrics.agent_link_errors);
     }

@@ -32,7 +32,12 @@ impl Api {
         format!("{}{tail}", self.base)
     }
 
-    async fn put(&self, path: &str, body: Vec<u8>, offset: Option<u64>) -> (StatusCode, String) {
+    pub(crate) async fn put(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        offset: Option<u64>,
+    ) -> (StatusCode, String) {
         let mut url = reqwest::Url::parse(&self.url("/content")).unwrap();
         url.query_pairs_mut().append_pair("path", path);
         if let Some(o) = offset {
@@ -49,7 +54,7 @@ impl Api {
         (res.status(), res.text().await.unwrap())
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Vec<u8>) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Vec<u8>) {
         let mut url = reqwest::Url::parse(&self.url("/content")).unwrap();
         url.query_pairs_mut().append_pair("path", path);
         let res = self

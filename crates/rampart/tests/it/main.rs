@@ -12,6 +12,7 @@ mod browser;
 mod config_layers;
 mod docs;
 mod file_manager;
+mod file_races;
 mod files;
 mod files_browser;
 mod files_rig;

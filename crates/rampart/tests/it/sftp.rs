@@ -72,7 +72,12 @@ fn sftp_as(rig: &FilesRig, user: &str, login: Login<'_>) -> Client {
     }
 }
 
-fn run_batch(rig: &FilesRig, user: &str, password: &str, commands: &str) -> (bool, String) {
+pub(crate) fn run_batch(
+    rig: &FilesRig,
+    user: &str,
+    password: &str,
+    commands: &str,
+) -> (bool, String) {
     run_batch_as(rig, user, Login::Password(password), commands)
 }
 
