@@ -281,3 +281,89 @@ async fn sqlite_store_is_one_file_in_wal_mode() {
         .unwrap();
     assert!(again.find_user_by_username(&name).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn ssh_keys_belong_to_their_user_on_both_engines() {
+    let stores = rampart_testkit::stores().await;
+    for (engine, store) in &stores.all {
+        let mut ids = Vec::new();
+        for name in ["ada", "bob"] {
+            let id = store
+                .create_user(&NewUser {
+                    username: &user(name),
+                    password_hash: "$argon2id$fake",
+                    role: &RoleName::from(Role::Viewer),
+                    created_at: UnixTime(10),
+                })
+                .await
+                .unwrap();
+            ids.push(id);
+        }
+        let key = rampart_panel::store::SshKeyRecord {
+            id: "sk_000000000000000000000001".into(),
+            user_id: ids[0],
+            name: "laptop".into(),
+            algorithm: "ssh-ed25519".into(),
+            fingerprint: "SHA256:abc".into(),
+            public_key: "ssh-ed25519 AAAA".into(),
+            created_at: UnixTime(20),
+            last_used_at: None,
+        };
+        store.add_ssh_key(&key).await.unwrap();
+        // The same fingerprint twice for one user is refused by the schema.
+        let twice = rampart_panel::store::SshKeyRecord {
+            id: "sk_000000000000000000000002".into(),
+            ..key.clone()
+        };
+        assert!(store.add_ssh_key(&twice).await.is_err(), "{engine}");
+        assert_eq!(
+            store.list_ssh_keys(ids[0]).await.unwrap(),
+            [key.clone()],
+            "{engine}"
+        );
+        assert!(
+            store.list_ssh_keys(ids[1]).await.unwrap().is_empty(),
+            "{engine}"
+        );
+        assert!(
+            store
+                .find_ssh_key(ids[1], "SHA256:abc")
+                .await
+                .unwrap()
+                .is_none(),
+            "{engine}"
+        );
+        store.touch_ssh_key(&key.id, UnixTime(30)).await.unwrap();
+        let found = store
+            .find_ssh_key(ids[0], "SHA256:abc")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.last_used_at, Some(UnixTime(30)), "{engine}");
+        // Another user cannot delete it; its owner can, once.
+        assert!(
+            store
+                .delete_ssh_key(ids[1], &key.id)
+                .await
+                .unwrap()
+                .is_none(),
+            "{engine}"
+        );
+        assert!(
+            store
+                .delete_ssh_key(ids[0], &key.id)
+                .await
+                .unwrap()
+                .is_some(),
+            "{engine}"
+        );
+        assert!(
+            store
+                .delete_ssh_key(ids[0], &key.id)
+                .await
+                .unwrap()
+                .is_none(),
+            "{engine}"
+        );
+    }
+}
