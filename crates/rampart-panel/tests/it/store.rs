@@ -318,7 +318,7 @@ async fn ssh_keys_belong_to_their_user_on_both_engines() {
         assert!(store.add_ssh_key(&twice).await.is_err(), "{engine}");
         assert_eq!(
             store.list_ssh_keys(ids[0]).await.unwrap(),
-            [key.clone()],
+            std::slice::from_ref(&key),
             "{engine}"
         );
         assert!(
