@@ -51,6 +51,9 @@ pub enum AgentMessage {
         agent_version: String,
         /// e.g. `read_only`.
         capabilities: Vec<String>,
+        /// The SFTP server's host key fingerprint (`SHA256:…`), when it runs.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sftp_host_key: Option<String>,
     },
     /// Every `heartbeat_secs`, with fresh node facts.
     Heartbeat {
@@ -372,10 +375,19 @@ pub fn decode_agent(frame: &str) -> Result<AgentMessage, ProtoError> {
             node_id,
             agent_version,
             capabilities,
+            sftp_host_key,
             ..
         } => {
             check_len("node_id", node_id)?;
             check_len("agent_version", agent_version)?;
+            if sftp_host_key.as_ref().is_some_and(|k| {
+                k.len() > 128
+                    || !k
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"+/=:".contains(&b))
+            }) {
+                return Err(ProtoError::Malformed("sftp_host_key".into()));
+            }
             if capabilities.len() > 32 {
                 return Err(ProtoError::FieldTooLong("capabilities"));
             }

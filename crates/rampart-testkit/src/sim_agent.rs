@@ -82,6 +82,7 @@ pub async fn run(
             node_id: node_id.to_owned(),
             agent_version: "sim".into(),
             capabilities: vec![],
+            sftp_host_key: None,
         })
         .into(),
     ))

@@ -80,7 +80,7 @@ pub async fn run(
     );
     servers.spawn_stats();
     let asker = Arc::new(asker::PanelAsker::default());
-    let _sftp = match options.sftp_listen {
+    let (_sftp, sftp_host_key) = match options.sftp_listen {
         Some(addr) => match crate::sftp::start(
             addr,
             &options.data_dir,
@@ -90,13 +90,13 @@ pub async fn run(
         )
         .await
         {
-            Ok(task) => Some(AbortOnDrop(task)),
+            Ok((task, fingerprint)) => (Some(AbortOnDrop(task)), Some(fingerprint)),
             Err(e) => {
                 tracing::error!(error = %e, %addr, "the SFTP server could not start");
-                None
+                (None, None)
             }
         },
-        None => None,
+        None => (None, None),
     };
     loop {
         let started = tokio::time::Instant::now();
@@ -106,7 +106,7 @@ pub async fn run(
             _ => state.clone(),
         };
         tokio::select! {
-            outcome = session::run(&current, &options, &servers, &asker) => {
+            outcome = session::run(&current, &options, &servers, &asker, sftp_host_key.as_deref()) => {
                 match outcome {
                     Ok(()) => tracing::info!("link closed by the panel"),
                     Err(e) => tracing::warn!(error = %e, "link failed"),

@@ -81,6 +81,7 @@ pub(super) async fn run(
     options: &AgentOptions,
     servers: &Arc<Servers>,
     asker: &Arc<super::asker::PanelAsker>,
+    sftp_host_key: Option<&str>,
 ) -> Result<(), AgentError> {
     let ws = super::dial::dial(state, "/agent/link", &[]).await?;
     let (mut out, mut inc) = ws.split();
@@ -95,6 +96,7 @@ pub(super) async fn run(
         node_id: state.node_id.clone(),
         agent_version: AGENT_VERSION.to_owned(),
         capabilities,
+        sftp_host_key: sftp_host_key.map(str::to_owned),
     }))
     .await
     .map_err(|e| AgentError::Panel(e.to_string()))?;

@@ -117,24 +117,27 @@ fn config(key: PrivateKey) -> russh::server::Config {
     }
 }
 
-/// Starts the SFTP server on `addr`; runs until the task is aborted.
+/// Starts the SFTP server on `addr`; runs until the task is aborted. Also
+/// gives the host key's fingerprint (the panel shows it to users).
 pub async fn start(
     addr: SocketAddr,
     data_dir: &Path,
     rng: &dyn rampart_core::Random,
     servers: Arc<Servers>,
     asker: Arc<PanelAsker>,
-) -> Result<tokio::task::JoinHandle<()>, SftpError> {
+) -> Result<(tokio::task::JoinHandle<()>, String), SftpError> {
     let key = host_key(data_dir, rng)?;
-    tracing::info!(%addr, fingerprint = %fingerprint(&key), "SFTP server listening");
+    let shown = fingerprint(&key);
+    tracing::info!(%addr, fingerprint = %shown, "SFTP server listening");
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let config = Arc::new(config(key));
     let mut server = SftpServer { servers, asker };
-    Ok(tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         if let Err(e) = server.run_on_socket(config, &listener).await {
             tracing::error!(error = %e, "the SFTP server stopped");
         }
-    }))
+    });
+    Ok((task, shown))
 }
 
 #[derive(Clone)]

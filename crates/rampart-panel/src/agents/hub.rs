@@ -15,6 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 struct Link {
     serial: u64,
     tx: mpsc::Sender<PanelMessage>,
+    /// The node's SFTP host key fingerprint, as its agent said in hello.
+    sftp_host_key: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -38,12 +40,32 @@ pub enum RequestError {
 impl AgentHub {
     /// Registers a new link for `node`, replacing (and thereby closing) an
     /// older one; returns the link's serial for [`AgentHub::unregister`].
-    pub fn register(&self, node: &NodeId, tx: mpsc::Sender<PanelMessage>) -> u64 {
+    pub fn register(
+        &self,
+        node: &NodeId,
+        tx: mpsc::Sender<PanelMessage>,
+        sftp_host_key: Option<String>,
+    ) -> u64 {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
         if let Ok(mut links) = self.links.lock() {
-            links.insert(node.clone(), Link { serial, tx });
+            links.insert(
+                node.clone(),
+                Link {
+                    serial,
+                    tx,
+                    sftp_host_key,
+                },
+            );
         }
         serial
+    }
+
+    /// The SFTP host key fingerprint of `node`, while its agent is connected.
+    pub fn sftp_host_key(&self, node: &NodeId) -> Option<String> {
+        self.links
+            .lock()
+            .ok()
+            .and_then(|l| l.get(node).and_then(|link| link.sftp_host_key.clone()))
     }
 
     /// Removes the link if it is still the one with `serial`.
@@ -157,7 +179,7 @@ mod tests {
         let hub = Arc::new(AgentHub::default());
         let node = NodeId::generate(&rampart_core::OsRandom);
         let (tx, mut rx) = mpsc::channel(4);
-        let serial = hub.register(&node, tx);
+        let serial = hub.register(&node, tx, None);
         let asking = {
             let (hub, node) = (hub.clone(), node.clone());
             tokio::spawn(async move {

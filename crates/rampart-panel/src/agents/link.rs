@@ -74,15 +74,18 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
             return;
         }
     };
-    let (agent_version, read_only) = match hello {
+    let (agent_version, read_only, sftp_host_key) = match hello {
         Ok(AgentMessage::Hello {
             protocol,
             node_id,
             agent_version,
             capabilities,
-        }) if protocol == PROTOCOL_VERSION && node_id == node.id.as_str() => {
-            (agent_version, capabilities.iter().any(|c| c == "read_only"))
-        }
+            sftp_host_key,
+        }) if protocol == PROTOCOL_VERSION && node_id == node.id.as_str() => (
+            agent_version,
+            capabilities.iter().any(|c| c == "read_only"),
+            sftp_host_key,
+        ),
         Ok(AgentMessage::Hello { node_id, .. }) if node_id != node.id.as_str() => {
             close(&mut out, "hello names another node").await;
             tracing::warn!(node = %node.id, "agent link closed: hello for another node");
@@ -114,7 +117,7 @@ pub async fn run(services: Arc<Services>, node: NodeRecord, socket: WebSocket) {
         return;
     }
     let (tx, mut rx) = mpsc::channel::<PanelMessage>(64);
-    let serial = services.hub.register(&node.id, tx);
+    let serial = services.hub.register(&node.id, tx, sftp_host_key);
     tracing::info!(node = %node.id, name = %node.name, %agent_version, read_only, "agent connected");
     let _ = services
         .record_event(

@@ -190,6 +190,32 @@ async fn openssh_sftp_works_inside_the_volume_and_nowhere_else() {
     );
     assert_eq!(v["sftp"]["port"], 5657);
     assert!(v["sftp"]["host"].is_string());
+    // The host key fingerprint shown is the one a client is offered.
+    let scan = Command::new("ssh-keyscan")
+        .args([
+            "-t",
+            "ed25519",
+            "-p",
+            &rig.sftp_port.to_string(),
+            "127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    let scanned = rig._dir.path().join("scanned");
+    std::fs::write(&scanned, &scan.stdout).unwrap();
+    let offered = fingerprint(&scanned);
+    assert!(offered.starts_with("SHA256:"), "{offered}");
+    assert_eq!(v["sftp"]["host_key_fingerprint"], offered.as_str());
+    let page = rig
+        .panel
+        .session_for(rig.owner)
+        .await
+        .get(&format!("/servers/{}/files", rig.id))
+        .await;
+    assert!(
+        page.body.contains(&offered),
+        "the files page shows the host key"
+    );
 
     let local = tempfile::tempdir().unwrap();
     let upload = local.path().join("up.bin");

@@ -126,6 +126,10 @@ pub struct SftpInfo {
     pub host: String,
     pub port: u16,
     pub username: String,
+    /// The node's SSH host key fingerprint (`SHA256:…`, as `ssh-keygen -l`
+    /// prints it) to compare on first connection; null while the node's
+    /// agent is offline.
+    pub host_key_fingerprint: Option<String>,
 }
 
 impl Server {
@@ -239,6 +243,7 @@ pub async fn get(
                 user.username.as_str(),
                 server.id.as_str(),
             ),
+            host_key_fingerprint: services.hub.sftp_host_key(&server.node_id),
         });
     }
     Ok(Json(out))

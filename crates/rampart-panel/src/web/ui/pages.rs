@@ -427,6 +427,8 @@ app_page!(FilesPage, "files.html" {
     server_name: String,
     here: String,
     can_edit: bool,
+    sftp_command: String,
+    sftp_fingerprint: String,
     crumbs: Vec<(String, String)>,
     files: Vec<FileRow>,
     flash: Flash,

@@ -638,6 +638,28 @@ pub async fn files(
             Err(e) => (e.status, Vec::new(), Flash::error(e.message)),
         }
     };
+    // How to reach the same files over SFTP, and the key to expect.
+    let node = services.store.get_node(&server.node_id).await?;
+    let sftp_command = match node {
+        Some(node) => format!(
+            "sftp -P {} {}@{}",
+            node.sftp_port,
+            crate::servers::sftp::sftp_username(
+                s.session.user.username.as_str(),
+                server.id.as_str()
+            ),
+            if node.public_address.is_empty() {
+                "127.0.0.1".to_owned()
+            } else {
+                node.public_address
+            }
+        ),
+        None => String::new(),
+    };
+    let sftp_fingerprint = services
+        .hub
+        .sftp_host_key(&server.node_id)
+        .unwrap_or_default();
     let can_edit = status == StatusCode::OK
         && services
             .authorize_server(&s.principal, &id, Scope::ServerFilesEdit)
@@ -651,6 +673,8 @@ pub async fn files(
             server_name: server.name.clone(),
             here: here.clone(),
             can_edit,
+            sftp_command,
+            sftp_fingerprint,
             crumbs,
             files,
             flash,
