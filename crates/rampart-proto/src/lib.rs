@@ -527,6 +527,7 @@ mod tests {
                 node_id: "nd_1".into(),
                 agent_version: "0.1.0".into(),
                 capabilities: vec!["read_only".into()],
+                sftp_host_key: Some("SHA256:B46L5wMtEDBeadVMW0xK0o+rtzBQMMENF8w7m8hdNjw".into()),
             },
             AgentMessage::Heartbeat { stats: stats() },
             AgentMessage::Response {
@@ -681,10 +682,22 @@ mod tests {
             node_id: "n".repeat(300),
             agent_version: "1".into(),
             capabilities: vec![],
+            sftp_host_key: None,
         });
         assert_eq!(
             decode_agent(&long),
             Err(ProtoError::FieldTooLong("node_id"))
+        );
+        let markup = encode(&AgentMessage::Hello {
+            protocol: 1,
+            node_id: "nd_1".into(),
+            agent_version: "1".into(),
+            capabilities: vec![],
+            sftp_host_key: Some("<script>".into()),
+        });
+        assert!(
+            decode_agent(&markup).is_err(),
+            "a fingerprint is base64 only"
         );
         let mut s = stats();
         s.load_1m = f64::NAN;
