@@ -678,6 +678,8 @@ impl Services {
             _ => return Err(ServerError::Conflict("unexpected answer".into())),
         }
         self.store.delete_server(&server.id).await?;
+        // Open SFTP sessions on it end at their next operation.
+        self.consoles.access_changed(server.id.as_str());
         self.consoles.remove(server.id.as_str());
         Ok(())
     }

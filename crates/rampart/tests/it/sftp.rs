@@ -693,3 +693,58 @@ async fn a_scripted_paramiko_client_gets_the_same_answers() {
         1 << 20
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspension_and_deactivation_end_sftp_sessions() {
+    use reqwest::Method;
+    let rig = files_rig(8).await;
+    std::fs::write(rig.volume.join("server.properties"), "motd=hi\n").unwrap();
+    let admin = rig.panel.user("ada", "admin").await;
+    let token = rig.panel.api_token(admin, "admin").await;
+    let olga = short_user(&rig, "olga");
+
+    // Suspending the server ends the owner's open session.
+    let mut live = Live::open(&rig, &olga, Login::Password(GOOD_PASSWORD));
+    assert!(live.lists("server.properties"), "{:?}", live.seen);
+    let res = bearer_call(
+        &rig,
+        &token,
+        Method::POST,
+        &format!("/api/v1/servers/{}/suspend", rig.id),
+        None,
+    )
+    .await;
+    assert!(res.status < 300, "{} {}", res.status, res.body);
+    assert!(
+        live.ends_at_next_operation("server.properties").await,
+        "the session outlived the suspension"
+    );
+    let (ok, _) = run_batch(&rig, &olga, GOOD_PASSWORD, "ls\n");
+    assert!(!ok, "a suspended server takes no SFTP logins");
+    let res = bearer_call(
+        &rig,
+        &token,
+        Method::POST,
+        &format!("/api/v1/servers/{}/unsuspend", rig.id),
+        None,
+    )
+    .await;
+    assert!(res.status < 300, "{} {}", res.status, res.body);
+
+    // Deactivating the user ends theirs.
+    let mut live = Live::open(&rig, &olga, Login::Password(GOOD_PASSWORD));
+    assert!(live.lists("server.properties"), "{:?}", live.seen);
+    let res = bearer_call(
+        &rig,
+        &token,
+        Method::PATCH,
+        &format!("/api/v1/users/{}", rig.owner.0),
+        Some(serde_json::json!({"active": false}).to_string()),
+    )
+    .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(
+        live.ends_at_next_operation("server.properties").await,
+        "the session outlived the deactivation"
+    );
+}
