@@ -507,9 +507,30 @@ async fn ssh_keys_log_in_and_a_second_factor_makes_them_the_only_way() {
         page.body
     );
 
-    // The registered key logs in; another user's name with it does not.
+    // The registered key logs in, also in OpenSSH's batch mode (`-b`, which
+    // stops at the first failing command); another user's name with it
+    // does not.
     let (ok, out) = run_batch_as(&rig, &user, Login::Key(&id), "ls -1\n");
     assert!(ok && out.contains("server.properties"), "{out}");
+    let batch = keys.path().join("batch");
+    std::fs::write(&batch, "mkdir from-batch\nls -1\n").unwrap();
+    let out = Command::new("sftp")
+        .args(["-P", &rig.sftp_port.to_string(), "-b"])
+        .arg(&batch)
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+        ])
+        .args(["-o", "IdentitiesOnly=yes", "-i"])
+        .arg(&id)
+        .arg(format!("{user}@127.0.0.1"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("from-batch"));
+    assert!(rig.volume.join("from-batch").is_dir());
     let (ok, _) = run_batch_as(&rig, &short_user(&rig, "tina"), Login::Key(&id), "ls\n");
     assert!(!ok, "the key is olga's, not tina's");
 
