@@ -191,4 +191,5 @@ async fn files_are_uploaded_edited_renamed_and_deleted_in_chromium() {
         })
     });
     assert!(problems.is_empty(), "console problems: {problems:#?}");
+    browser.close().await;
 }
