@@ -94,6 +94,18 @@ impl Services {
         )
     }
 
+    /// `Err(retry_after)` when the account named `username` or the IP is
+    /// over its failed-login limit (a key login is refused then too).
+    pub fn login_allowed(&self, username: &str, ip: Option<&str>) -> Result<(), i64> {
+        let now = self.clock.now();
+        let limits = &self.settings.login_limits;
+        if let Some(i) = ip {
+            self.limiter.check(&format!("ip:{i}"), limits.per_ip, now)?;
+        }
+        self.limiter
+            .check(&account_key(username), limits.per_account, now)
+    }
+
     /// Checks a username and password. Costs the same for unknown users,
     /// malformed usernames and wrong passwords; never says which it was.
     pub async fn check_password(

@@ -116,7 +116,13 @@ impl Services {
         ip: &str,
     ) -> Option<SftpAccess> {
         let ip_opt = (!ip.is_empty()).then_some(ip);
-        let granted = self.key_access(node, username, public_key).await;
+        // An account or address locked out by failed passwords gets no key
+        // login either.
+        let name = username.rsplit_once('.').map_or(username, |(n, _)| n);
+        let granted = match self.login_allowed(name, ip_opt) {
+            Ok(()) => self.key_access(node, username, public_key).await,
+            Err(_) => None,
+        };
         let (actor, note, result) = match &granted {
             Some((user, server, key, _)) => (
                 format!("user:{}", user.id.0),

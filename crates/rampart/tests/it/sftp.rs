@@ -769,3 +769,39 @@ async fn suspension_and_deactivation_end_sftp_sessions() {
         "the session outlived the deactivation"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_out_account_gets_no_key_login_either() {
+    let rig = files_rig(8).await;
+    let user = short_user(&rig, "olga");
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("id");
+    let line = keygen(&key, "ed25519");
+    rig.panel
+        .services
+        .add_ssh_key(rig.owner, "laptop", &line)
+        .await
+        .unwrap()
+        .unwrap();
+    let (ok, out) = run_batch_as(&rig, &user, Login::Key(&key), "ls\n");
+    assert!(ok, "{out}");
+    // Someone guesses olga's password from many addresses until the
+    // account is locked.
+    let mut limited = false;
+    for i in 0..20 {
+        let ip = format!("203.0.113.{i}");
+        let outcome = rig
+            .panel
+            .services
+            .attempt_login("olga", "not the password at all", Some(&ip))
+            .await
+            .unwrap();
+        if matches!(outcome, rampart_panel::auth::LoginOutcome::Limited(_)) {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "the account limit never engaged");
+    let (ok, out) = run_batch_as(&rig, &user, Login::Key(&key), "ls\n");
+    assert!(!ok, "a locked account logged in with a key: {out}");
+}
