@@ -108,7 +108,9 @@ fn config(key: PrivateKey) -> russh::server::Config {
         auth_rejection_time_initial: Some(Duration::from_millis(0)),
         keys: vec![key],
         preferred,
-        max_auth_attempts: 3,
+        // As OpenSSH's MaxAuthTries: a client offering several keys reaches the
+        // right one (passwords are limited by the panel's login limits).
+        max_auth_attempts: 6,
         inactivity_timeout: Some(Duration::from_secs(3600)),
         window_size: 8 << 20,
         maximum_packet_size: 65535,

@@ -371,6 +371,13 @@ fn keygen(path: &std::path::Path, kind: &str) -> String {
         .to_owned()
 }
 
+/// A batch file that lists the home directory.
+fn batch_ls(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("batch-ls");
+    std::fs::write(&path, "ls -1\n").unwrap();
+    path
+}
+
 /// `ssh-keygen -l`'s SHA-256 fingerprint of a public key file.
 fn fingerprint(public: &std::path::Path) -> String {
     let out = Command::new("ssh-keygen")
@@ -531,6 +538,30 @@ async fn ssh_keys_log_in_and_a_second_factor_makes_them_the_only_way() {
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("from-batch"));
     assert!(rig.volume.join("from-batch").is_dir());
+    // A client that offers four other keys first still gets in with the
+    // fifth (as with OpenSSH's own MaxAuthTries).
+    let mut cmd = Command::new("sftp");
+    cmd.args(["-P", &rig.sftp_port.to_string(), "-b"])
+        .arg(&batch_ls(&keys))
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+        ])
+        .args(["-o", "IdentitiesOnly=yes"]);
+    for n in 0..4 {
+        let extra = keys.path().join(format!("extra{n}"));
+        keygen(&extra, "ed25519");
+        cmd.arg("-i").arg(extra);
+    }
+    let out = cmd
+        .arg("-i")
+        .arg(&id)
+        .arg(format!("{user}@127.0.0.1"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
     let (ok, _) = run_batch_as(&rig, &short_user(&rig, "tina"), Login::Key(&id), "ls\n");
     assert!(!ok, "the key is olga's, not tina's");
 
