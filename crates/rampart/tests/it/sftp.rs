@@ -542,7 +542,7 @@ async fn ssh_keys_log_in_and_a_second_factor_makes_them_the_only_way() {
     // fifth (as with OpenSSH's own MaxAuthTries).
     let mut cmd = Command::new("sftp");
     cmd.args(["-P", &rig.sftp_port.to_string(), "-b"])
-        .arg(&batch_ls(&keys))
+        .arg(batch_ls(&keys))
         .args([
             "-o",
             "StrictHostKeyChecking=no",
