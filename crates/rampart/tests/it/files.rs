@@ -97,3 +97,67 @@ async fn listing_a_servers_files_stays_inside_its_volume() {
     let other = panel.session_for(tenant).await;
     assert_eq!(other.get(&format!("/servers/{id}/files")).await.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_files_page_offers_changes_only_to_those_who_may_make_them() {
+    let rig = files_rig(8).await;
+    std::fs::write(rig.volume.join("server.properties"), "motd=hi\n").unwrap();
+    let id = &rig.id;
+    // tina may look at the files, not change them.
+    let token = rig
+        .panel
+        .api_token(rig.owner, "server.view,server.edit")
+        .await;
+    let res = rig
+        .panel
+        .client()
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/servers/{id}/users"),
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("content-type", "application/json"),
+            ],
+            Some(
+                serde_json::json!({"user_id": rig.tenant.0, "scopes": ["server.view", "server.files.view"]})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.body);
+
+    let page = |user| {
+        let panel = &rig.panel;
+        async move {
+            panel
+                .session_for(user)
+                .await
+                .get(&format!("/servers/{id}/files?path=/"))
+                .await
+        }
+    };
+    let owner = page(rig.owner).await;
+    assert_eq!(owner.status, 200);
+    for marker in [
+        "data-can-edit",
+        "upload-input",
+        "data-action=\"edit\"",
+        "editor-text",
+    ] {
+        assert!(owner.body.contains(marker), "the owner lacks {marker}");
+    }
+    let viewer = page(rig.tenant).await;
+    assert_eq!(viewer.status, 200, "{}", viewer.body);
+    assert!(viewer.body.contains("server.properties"));
+    for marker in [
+        "data-can-edit",
+        "upload-input",
+        "data-action=",
+        "editor-text",
+    ] {
+        assert!(
+            !viewer.body.contains(marker),
+            "a viewer is offered {marker}"
+        );
+    }
+}
