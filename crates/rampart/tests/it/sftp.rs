@@ -836,3 +836,99 @@ async fn a_locked_out_account_gets_no_key_login_either() {
     let (ok, out) = run_batch_as(&rig, &user, Login::Key(&key), "ls\n");
     assert!(!ok, "a locked account logged in with a key: {out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_page_adds_and_removes_keys() {
+    let rig = files_rig(8).await;
+    let keys = tempfile::tempdir().unwrap();
+    let line = keygen(&keys.path().join("id"), "ed25519");
+    let browser = rig.panel.session_for(rig.owner).await;
+    let page = browser.get("/account/ssh-keys").await;
+    assert_eq!(page.status, 200);
+    let csrf = page.csrf_token().unwrap();
+
+    let bad = browser
+        .post_form(
+            "/account/ssh-keys",
+            &[
+                ("csrf_token", &csrf),
+                ("name", "x"),
+                ("public_key", "ssh-rsa AAAA x"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("ed25519"), "{}", bad.body);
+    let forged = browser
+        .post_form(
+            "/account/ssh-keys",
+            &[
+                ("csrf_token", "wrong"),
+                ("name", "x"),
+                ("public_key", &line),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+
+    let added = browser
+        .post_form(
+            "/account/ssh-keys",
+            &[
+                ("csrf_token", &csrf),
+                ("name", "laptop <b>"),
+                ("public_key", &line),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let keys_now = rig
+        .panel
+        .services
+        .store
+        .list_ssh_keys(rig.owner)
+        .await
+        .unwrap();
+    assert_eq!(keys_now.len(), 1);
+    let page = browser.get("/account/ssh-keys").await;
+    assert!(page.body.contains(&keys_now[0].fingerprint));
+    assert!(
+        !page.body.contains("laptop <b>") && page.body.contains("laptop &"),
+        "names are escaped: {}",
+        page.body
+    );
+
+    // Another user's page does not show it, and cannot remove it.
+    let tina = rig.panel.session_for(rig.tenant).await;
+    assert!(
+        !tina
+            .get("/account/ssh-keys")
+            .await
+            .body
+            .contains(&keys_now[0].fingerprint)
+    );
+    let tina_csrf = tina.get("/account/ssh-keys").await.csrf_token().unwrap();
+    let res = tina
+        .post_form(
+            &format!("/account/ssh-keys/{}/delete", keys_now[0].id),
+            &[("csrf_token", &tina_csrf)],
+        )
+        .await;
+    assert_eq!(res.status, 404);
+    let res = browser
+        .post_form(
+            &format!("/account/ssh-keys/{}/delete", keys_now[0].id),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert!(
+        rig.panel
+            .services
+            .store
+            .list_ssh_keys(rig.owner)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

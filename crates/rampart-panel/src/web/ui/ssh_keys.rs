@@ -78,10 +78,8 @@ pub async fn add(
         .add_ssh_key(user, &form.name, &form.public_key)
         .await?
     {
-        Ok(key) => {
-            let flash = Flash::notice(format!("Key {} added.", key.fingerprint));
-            page(&services, &signed_in, StatusCode::OK, flash).await
-        }
+        // Post, redirect, get: a reload does not add the key twice.
+        Ok(_) => Ok(Redirect::to("/account/ssh-keys").into_response()),
         Err(e) => {
             let flash = Flash::error(e.to_string());
             page(&services, &signed_in, StatusCode::BAD_REQUEST, flash).await
