@@ -129,3 +129,43 @@ impl Browser {
         let _ = self.client.close().await;
     }
 }
+
+impl Browser {
+    /// Signs in through the panel's login form at `base` and waits for
+    /// the signed-in page.
+    pub async fn sign_in(&self, base: &str, username: &str, password: &str) {
+        use fantoccini::Locator;
+        let c = &self.client;
+        c.goto(&format!("{base}/login")).await.expect("login page");
+        for (id, value) in [("username", username), ("password", password)] {
+            c.find(Locator::Id(id))
+                .await
+                .expect("login field")
+                .send_keys(value)
+                .await
+                .expect("typing");
+        }
+        c.find(Locator::Css("button.primary"))
+            .await
+            .expect("sign-in button")
+            .click()
+            .await
+            .expect("click");
+        c.wait()
+            .for_element(Locator::Css("nav"))
+            .await
+            .expect("signed in");
+    }
+}
+
+/// Polls `check` every 100 ms until it holds; fails after 30 s naming `what`.
+pub async fn wait_for(mut check: impl AsyncFnMut() -> bool, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -171,6 +171,19 @@ pub struct Connection {
     channel: Option<Channel<Msg>>,
 }
 
+impl Connection {
+    /// The panel's answer to a login: the session's access, or a refusal.
+    fn decided(&mut self, access: Option<SftpAccess>) -> Auth {
+        match access {
+            Some(a) => {
+                self.access = Some(a);
+                Auth::Accept
+            }
+            None => Auth::reject(),
+        }
+    }
+}
+
 impl russh::server::Handler for Connection {
     type Error = russh::Error;
 
@@ -185,13 +198,7 @@ impl russh::server::Handler for Connection {
                 ip,
             })
             .await;
-        match access {
-            Some(a) => {
-                self.access = Some(a);
-                Ok(Auth::Accept)
-            }
-            None => Ok(Auth::reject()),
-        }
+        Ok(self.decided(access))
     }
 
     /// Only Ed25519 and ECDSA keys go on to a signature (no RSA: SHA-1
@@ -227,13 +234,7 @@ impl russh::server::Handler for Connection {
                 ip,
             })
             .await;
-        match access {
-            Some(a) => {
-                self.access = Some(a);
-                Ok(Auth::Accept)
-            }
-            None => Ok(Auth::reject()),
-        }
+        Ok(self.decided(access))
     }
 
     async fn channel_open_session(

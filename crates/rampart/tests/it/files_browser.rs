@@ -3,23 +3,10 @@
 //! (confirm) through the context actions; every change lands on disk
 //! inside the volume; no CSP violation or script error.
 
-use std::time::Duration;
-
 use fantoccini::Locator;
-use rampart_testkit::webdriver::start_browser;
+use rampart_testkit::webdriver::{start_browser, wait_for};
 
 use crate::files_rig::files_rig;
-
-async fn wait_for(mut check: impl AsyncFnMut() -> bool, what: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Opens the actions menu of `name` and clicks `action`.
 async fn row_action(c: &fantoccini::Client, name: &str, action: &str) {
@@ -54,26 +41,9 @@ async fn files_are_uploaded_edited_renamed_and_deleted_in_chromium() {
     std::fs::write(&upload, &data).unwrap();
 
     let c = &browser.client;
-    c.goto(&format!("{}/login", rig.panel.url)).await.unwrap();
-    c.find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys("olga")
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(rampart_testkit::GOOD_PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("button.primary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait().for_element(Locator::Css("nav")).await.unwrap();
+    browser
+        .sign_in(&rig.panel.url, "olga", rampart_testkit::GOOD_PASSWORD)
+        .await;
     c.goto(&format!(
         "{}/servers/{}/files?path=/",
         rig.panel.url, rig.id

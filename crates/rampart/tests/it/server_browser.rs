@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use fantoccini::Locator;
-use rampart_testkit::webdriver::start_browser;
+use rampart_testkit::webdriver::{start_browser, wait_for};
 use serde_json::json;
 
 use crate::server_rig::Rig;
@@ -14,17 +14,6 @@ use crate::server_rig::Rig;
 /// The element's text, or `None` while the page is (re)loading.
 async fn text(c: &fantoccini::Client, id: &str) -> Option<String> {
     c.find(Locator::Id(id)).await.ok()?.text().await.ok()
-}
-
-async fn wait_for(mut check: impl AsyncFnMut() -> bool, what: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,26 +41,9 @@ async fn the_server_page_runs_a_live_console_in_chromium() {
 
     // Signed in as the admin through the login form.
     let c = &browser.client;
-    c.goto(&format!("{}/login", rig.panel.url)).await.unwrap();
-    c.find(Locator::Id("username"))
-        .await
-        .unwrap()
-        .send_keys("ada")
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(rampart_testkit::GOOD_PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("button.primary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait().for_element(Locator::Css("nav")).await.unwrap();
+    browser
+        .sign_in(&rig.panel.url, "ada", rampart_testkit::GOOD_PASSWORD)
+        .await;
 
     c.goto(&format!("{}/servers", rig.panel.url)).await.unwrap();
     c.find(Locator::LinkText("In the browser"))
