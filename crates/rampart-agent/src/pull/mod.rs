@@ -116,7 +116,10 @@ impl Resolve for Guarded {
             }
             for a in &addrs {
                 if let Some(why) = judge(a.ip(), &allow) {
-                    let why = format!("{host} resolves to {why}");
+                    // The address stays in the agent's log: telling the
+                    // caller would let them map the node's internal DNS.
+                    tracing::info!(%host, %why, "pull refused: a name resolves to a non-public address");
+                    let why = format!("{host} resolves to an address that is not public");
                     refusal.record(&why);
                     return Err(why.into());
                 }

@@ -242,3 +242,19 @@ async fn pulls_reach_public_addresses_only() {
     assert!(pulls[0].contains(&format!("a.txt <- {m}")), "{pulls:?}");
     assert!(!pulls.iter().any(|p| p.contains("/file")), "{pulls:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_name_does_not_reveal_where_it_points() {
+    let rig = files_rig(4).await;
+    let api = Api::new(&rig, rig.owner).await;
+    let (status, v) = api
+        .op("pull", json!({"url": "http://localhost:9/x", "path": "x"}))
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"]["code"], "url_refused");
+    let text = v.to_string();
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains("::1"),
+        "the node's DNS answer leaked: {text}"
+    );
+}

@@ -159,9 +159,9 @@ impl Live {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openssh_sftp_works_inside_the_volume_and_nowhere_else() {
-    let rig = files_rig(8).await;
+/// The volume with `host` → `/`, `out` → a directory outside holding
+/// `secret`, and a `server.properties`; (volume, outside).
+fn hostile_volume(rig: &FilesRig) -> (std::path::PathBuf, std::path::PathBuf) {
     let vol = rig.volume.clone();
     let outside = rig._dir.path().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
@@ -169,6 +169,13 @@ async fn openssh_sftp_works_inside_the_volume_and_nowhere_else() {
     std::os::unix::fs::symlink("/", vol.join("host")).unwrap();
     std::os::unix::fs::symlink(&outside, vol.join("out")).unwrap();
     std::fs::write(vol.join("server.properties"), "motd=hi\n").unwrap();
+    (vol, outside)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openssh_sftp_works_inside_the_volume_and_nowhere_else() {
+    let rig = files_rig(8).await;
+    let (vol, outside) = hostile_volume(&rig);
 
     // The server's API document says how to log in.
     let token = rig.panel.api_token(rig.owner, "server.view").await;
@@ -676,13 +683,7 @@ const PYTHON: &str = "/usr/bin/python3";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scripted_paramiko_client_gets_the_same_answers() {
     let rig = files_rig(16).await;
-    let vol = rig.volume.clone();
-    let outside = rig._dir.path().join("outside");
-    std::fs::create_dir_all(&outside).unwrap();
-    std::fs::write(outside.join("secret"), "top secret").unwrap();
-    std::os::unix::fs::symlink("/", vol.join("host")).unwrap();
-    std::os::unix::fs::symlink(&outside, vol.join("out")).unwrap();
-    std::fs::write(vol.join("server.properties"), "motd=hi\n").unwrap();
+    let (vol, outside) = hostile_volume(&rig);
     let keys = tempfile::tempdir().unwrap();
     let key = keys.path().join("id");
     let line = keygen(&key, "ed25519");
