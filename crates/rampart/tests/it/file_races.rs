@@ -67,7 +67,6 @@ async fn a_symlink_swapped_in_during_http_and_sftp_operations_never_lets_one_out
     // own so that they run while the SFTP session does.
     let api = Api::new(&rig, rig.owner).await;
     let http = tokio::spawn(async move {
-        let mut answered = 0;
         for i in 0..150 {
             let put = api
                 .put(&format!("swap/h{i}"), b"written over http".to_vec(), None)
@@ -98,24 +97,21 @@ async fn a_symlink_swapped_in_during_http_and_sftp_operations_never_lets_one_out
                     "{status} {body}"
                 );
             }
-            answered += results.len();
             let (status, body) = api.get("swap/secret").await;
             assert!(
                 !(status.is_success() && body == b"top secret"),
                 "a read went through the link"
             );
         }
-        answered
     });
     let user = format!("olga.{}", rig.id.as_str().trim_start_matches("sv_"));
     let (sftp_ok, sftp_out) = tokio::task::block_in_place(|| {
         run_batch(&rig, &user, rampart_testkit::GOOD_PASSWORD, &commands)
     });
-    let answered = tokio::time::timeout(std::time::Duration::from_secs(120), http)
+    tokio::time::timeout(std::time::Duration::from_secs(120), http)
         .await
         .expect("the HTTP calls hung")
         .unwrap();
-    assert_eq!(answered, 900);
     stop.store(true, Ordering::Relaxed);
     flipper.join().unwrap();
     assert!(flips.load(Ordering::Relaxed) > 100, "the link hardly moved");
